@@ -1,0 +1,149 @@
+// A network on the CPU backend: every buffer for up to `capacity` images is allocated here, once,
+// so forward and backward passes allocate nothing.
+import { size3, type NetworkInfo } from '../shapes.ts';
+import { activationBackward, activationForward } from './activation.ts';
+import {
+  conv2dBackward,
+  conv2dForward,
+  createConv2dPlan,
+  packConv2dWeights,
+  padInput,
+  paddedSize,
+  unpadGradient,
+  type Conv2dPlan,
+} from './conv2d.ts';
+import { denseBackward, denseForward } from './dense.ts';
+import { poolBackward, poolForward } from './pool.ts';
+import { softmaxBackward, softmaxForward } from './softmax.ts';
+
+export class CpuNetwork {
+  /** acts[0] is the normalised input; acts[i + 1] is the output of layer i. */
+  readonly acts: Float32Array[];
+  /** Gradients with the same layout as acts (training networks only). */
+  readonly grads: Float32Array[] = [];
+  private readonly plans: (Conv2dPlan | null)[];
+  private readonly padded: (Float32Array | null)[];
+  private readonly paddedGrad: (Float32Array | null)[] = [];
+  private readonly argmax: (Int32Array | null)[];
+
+  constructor(
+    readonly info: NetworkInfo,
+    public params: Float32Array,
+    readonly capacity: number,
+    readonly training = false,
+  ) {
+    const cap = capacity;
+    this.acts = [new Float32Array(cap * size3(info.input)), ...info.layers.map((l) => new Float32Array(cap * size3(l.out)))];
+    this.plans = info.layers.map((l) => (l.kind === 'conv2d' ? createConv2dPlan(l) : null));
+    this.padded = this.plans.map((p) => (p?.padded ? new Float32Array(cap * paddedSize(p)) : null));
+    this.argmax = info.layers.map((l) => (training && l.kind === 'maxpool' ? new Int32Array(cap * size3(l.out)) : null));
+    if (training) {
+      this.grads = this.acts.map((a) => new Float32Array(a.length));
+      this.paddedGrad = this.plans.map((p) => (p?.padded ? new Float32Array(cap * paddedSize(p)) : null));
+    }
+    this.repack();
+  }
+
+  /** Re-reads the parameters into the packed per-layer forms; call after the parameters change. */
+  repack(): void {
+    this.plans.forEach((p) => p && packConv2dWeights(p, this.params));
+  }
+
+  /** Normalises n images of bytes (NHWC) into the input buffer: (byte − mean[c]) / std[c]. */
+  loadBytes(bytes: Uint8Array, n: number): void {
+    const { mean, invStd, input } = this.info;
+    const c = input.c;
+    const count = n * size3(input);
+    const x = this.acts[0];
+    for (let i = 0; i < count; i += c) {
+      for (let ch = 0; ch < c; ch++) x[i + ch] = (bytes[i + ch] - mean[ch]) * invStd[ch];
+    }
+  }
+
+  /**
+   * Runs layers [0, upTo) on the first n images of acts[0] and returns acts[upTo] (its first
+   * n · size values are the result).
+   */
+  forward(n: number, upTo = this.info.layers.length): Float32Array {
+    if (n > this.capacity) throw new RangeError(`batch of ${n} exceeds this network's capacity of ${this.capacity}`);
+    const { layers } = this.info;
+    for (let i = 0; i < upTo; i++) {
+      const l = layers[i];
+      const x = this.acts[i];
+      const y = this.acts[i + 1];
+      switch (l.kind) {
+        case 'conv2d': {
+          const plan = this.plans[i]!;
+          const xp = this.padded[i];
+          if (xp) for (let img = 0; img < n; img++) padInput(plan, x, xp, img);
+          conv2dForward(plan, xp ?? x, y, n);
+          break;
+        }
+        case 'maxpool':
+        case 'avgpool':
+          poolForward(l, x, y, n, this.argmax[i]);
+          break;
+        case 'dense':
+          denseForward(l, this.params, x, y, n);
+          break;
+        case 'activation': {
+          const count = n * size3(l.out);
+          y.set(x.subarray(0, count));
+          activationForward(l.activation, y, 0, count);
+          break;
+        }
+        case 'softmax':
+          softmaxForward(x, y, n * l.out.h * l.out.w, l.out.c);
+          break;
+      }
+    }
+    return this.acts[upTo];
+  }
+
+  /**
+   * Backpropagates from grads[from + 1] (dL/d output of layer `from`) down through layer
+   * `stopAt`, accumulating parameter gradients into paramGrads. The input gradient of layer stopAt
+   * is computed only when stopAt is 0 and wantInputGrad is set. Uses the activations of the last
+   * forward pass.
+   */
+  backward(n: number, from: number, stopAt: number, paramGrads: Float32Array, wantInputGrad = false): void {
+    if (!this.training) throw new Error('backward needs a network built with training = true');
+    const { layers } = this.info;
+    for (let i = from; i >= stopAt; i--) {
+      const l = layers[i];
+      const x = this.acts[i];
+      const y = this.acts[i + 1];
+      const dy = this.grads[i + 1];
+      const dx = i > stopAt || wantInputGrad ? this.grads[i] : null;
+      switch (l.kind) {
+        case 'conv2d': {
+          activationBackward(l.activation, y, dy, 0, n * size3(l.out));
+          const plan = this.plans[i]!;
+          const xp = this.padded[i];
+          const dxp = this.paddedGrad[i];
+          conv2dBackward(plan, xp ?? x, this.params, dy, paramGrads, dx ? (dxp ?? dx) : null, n);
+          if (dx && dxp) unpadGradient(plan, dxp, dx, n);
+          break;
+        }
+        case 'maxpool':
+        case 'avgpool':
+          if (dx) poolBackward(l, dy, dx, n, this.argmax[i]);
+          break;
+        case 'dense':
+          activationBackward(l.activation, y, dy, 0, n * l.units);
+          denseBackward(l, this.params, x, dy, paramGrads, dx, n);
+          break;
+        case 'activation':
+          if (dx) {
+            const count = n * size3(l.out);
+            dx.set(dy.subarray(0, count));
+            activationBackward(l.activation, y, dx, 0, count);
+          }
+          break;
+        case 'softmax':
+          if (dx) softmaxBackward(y, dy, dx, n * l.out.h * l.out.w, l.out.c);
+          break;
+      }
+    }
+  }
+}

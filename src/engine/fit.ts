@@ -1,0 +1,142 @@
+// Epoch loop over a dataset of byte images: shuffling, augmentation, SGD, validation.
+import { CpuNetwork } from './cpu/network.ts';
+import { Random } from './random.ts';
+import { size3, validateModel } from './shapes.ts';
+import type { Model } from './spec.ts';
+import { augmentBatch, learningRate, Trainer, type AugmentOptions, type Schedule } from './train.ts';
+
+/** Images as N×H×W×C bytes (NHWC) with one label byte each. */
+export interface Dataset {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  classes: string[];
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** 'cosine' (default) decays to 0 over all steps; 'step' halves every epochs/4. */
+  schedule?: 'cosine' | 'step' | 'constant';
+  seed: number;
+  augment?: AugmentOptions | false;
+  frozen?: string[];
+  validation?: Dataset;
+  onEpoch?: (e: EpochReport) => void;
+}
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  trainAccuracy: number;
+  validationAccuracy: number | null;
+  lr: number;
+  seconds: number;
+}
+
+/** Trains model.params in place; returns the per-epoch reports. Deterministic for a given seed. */
+export function fit(model: Model, data: Dataset, options: FitOptions): EpochReport[] {
+  const info = validateModel(model.spec, model.params);
+  const imageSize = size3(info.input);
+  if (data.images.length !== data.count * imageSize || data.labels.length !== data.count) {
+    throw new RangeError(`dataset: ${data.images.length} image bytes and ${data.labels.length} labels for ${data.count} images of ${imageSize} bytes`);
+  }
+  const stepsPerEpoch = Math.ceil(data.count / options.batchSize);
+  const totalSteps = stepsPerEpoch * options.epochs;
+  const schedule: Schedule =
+    options.schedule === 'constant'
+      ? { kind: 'constant' }
+      : options.schedule === 'step'
+        ? { kind: 'step', every: Math.max(1, Math.round((stepsPerEpoch * options.epochs) / 4)), gamma: 0.5 }
+        : { kind: 'cosine', totalSteps };
+  const trainer = new Trainer(model, options.batchSize, {
+    lr: options.lr,
+    momentum: options.momentum,
+    weightDecay: options.weightDecay,
+    schedule,
+    frozen: options.frozen,
+  });
+  const rng = new Random(options.seed);
+  const order = Uint32Array.from({ length: data.count }, (_, i) => i);
+  const staging = new CpuNetwork(info, model.params, options.batchSize); // only its input buffer is used
+  const batchBytes = new Uint8Array(options.batchSize * imageSize);
+  const batchLabels = new Uint8Array(options.batchSize);
+  const reports: EpochReport[] = [];
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const started = performance.now();
+    rng.shuffle(order);
+    let lossSum = 0;
+    let correct = 0;
+    let lr = 0;
+    for (let start = 0; start < data.count; start += options.batchSize) {
+      const n = Math.min(options.batchSize, data.count - start);
+      for (let i = 0; i < n; i++) {
+        const src = order[start + i];
+        batchBytes.set(data.images.subarray(src * imageSize, (src + 1) * imageSize), i * imageSize);
+        batchLabels[i] = data.labels[src];
+      }
+      if (options.augment === false) {
+        trainer.net.loadBytes(batchBytes, n);
+      } else {
+        staging.loadBytes(batchBytes, n);
+        augmentBatch(staging.acts[0], trainer.input, n, info.input, rng, options.augment);
+      }
+      lr = learningRate(options.lr, schedule, trainer.step);
+      const r = trainer.trainStep(batchLabels, n);
+      lossSum += r.loss * n;
+      correct += r.correct;
+    }
+    const report: EpochReport = {
+      epoch,
+      epochs: options.epochs,
+      loss: lossSum / data.count,
+      trainAccuracy: correct / data.count,
+      validationAccuracy: options.validation ? evaluate(model, options.validation).accuracy : null,
+      lr,
+      seconds: (performance.now() - started) / 1000,
+    };
+    reports.push(report);
+    options.onEpoch?.(report);
+  }
+  return reports;
+}
+
+export interface Evaluation {
+  accuracy: number;
+  perClassAccuracy: number[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+  count: number;
+}
+
+/** Top-1 accuracy, per-class accuracy and confusion matrix of a model on a dataset. */
+export function evaluate(model: Model, data: Dataset): Evaluation {
+  const info = validateModel(model.spec, model.params);
+  const classes = size3(info.output);
+  const imageSize = size3(info.input);
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const net = new CpuNetwork(info, model.params, 64);
+  let correct = 0;
+  for (let start = 0; start < data.count; start += net.capacity) {
+    const n = Math.min(net.capacity, data.count - start);
+    net.loadBytes(data.images.subarray(start * imageSize, (start + n) * imageSize), n);
+    const y = net.forward(n);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (y[i * classes + c] > y[i * classes + best]) best = c;
+      const label = data.labels[start + i];
+      if (label >= classes) throw new RangeError(`dataset: label ${label} of image ${start + i} is outside 0..${classes - 1}`);
+      confusion[label][best]++;
+      if (best === label) correct++;
+    }
+  }
+  const perClassAccuracy = confusion.map((row, c) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? 0 : row[c] / total;
+  });
+  return { accuracy: data.count === 0 ? 0 : correct / data.count, perClassAccuracy, confusion, count: data.count };
+}

@@ -1,0 +1,28 @@
+// The engine's public API. Framework-free: no DOM, no Node built-ins, so it runs unchanged in
+// Node, a Web Worker and a page.
+export type {
+  Activation,
+  ActivationSpec,
+  Conv2dSpec,
+  DenseSpec,
+  InputSpec,
+  LayerKind,
+  LayerSpec,
+  Model,
+  ModelSpec,
+  Padding,
+  Pair,
+  PoolSpec,
+  SoftmaxSpec,
+} from './spec.ts';
+export { ACTIVATIONS, LAYER_KINDS } from './spec.ts';
+export { inferShapes, validateModel, ModelError, LIMITS, size3, shapeText } from './shapes.ts';
+export type { LayerInfo, NetworkInfo, Shape3, Conv2dInfo, DenseInfo, PoolInfo } from './shapes.ts';
+export { CpuSession, type InferenceSession, type BackendName } from './session.ts';
+export { CpuNetwork } from './cpu/network.ts';
+export { initParams } from './init.ts';
+export { Random } from './random.ts';
+export { Trainer, augmentBatch, learningRate, type SgdOptions, type Schedule, type StepResult, type AugmentOptions } from './train.ts';
+export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation } from './fit.ts';
+export { trainHead, replaceHead, headLayerIndex, featureSize, type Head, type HeadOptions } from './fewshot.ts';
+export { classicCifarSpec, CIFAR10_LABELS } from './zoo.ts';

@@ -1,0 +1,94 @@
+// Inference sessions: batch-1 prediction with every buffer allocated at load, plus batched
+// prediction and feature extraction for many images.
+import { CpuNetwork } from './cpu/network.ts';
+import { size3, validateModel, type NetworkInfo } from './shapes.ts';
+import type { Model } from './spec.ts';
+
+export type BackendName = 'cpu';
+
+export interface InferenceSession {
+  readonly backend: BackendName;
+  readonly info: NetworkInfo;
+  /**
+   * Class scores for one image of H×W×C bytes (NHWC). The returned array is the session's own
+   * output buffer, overwritten by the next call: copy it to keep it.
+   */
+  predict(bytes: Uint8Array): Float32Array;
+  /** Outputs for n images (n·H·W·C bytes), as a new [n, outputs] array. */
+  predictBatch(bytes: Uint8Array, n: number): Float32Array;
+  /** Output of layer `upTo − 1` (layer index upTo is not run) for n images, flattened per image. */
+  features(bytes: Uint8Array, n: number, upTo: number): Float32Array;
+  /** Replaces the parameters (same spec); buffers are kept. */
+  setParams(params: Float32Array): void;
+  dispose(): void;
+}
+
+const BATCH = 32;
+
+export class CpuSession implements InferenceSession {
+  readonly backend = 'cpu';
+  readonly info: NetworkInfo;
+  private readonly single: CpuNetwork;
+  private batched: CpuNetwork | null = null;
+  private readonly output: Float32Array;
+  private readonly inputSize: number;
+
+  constructor(model: Model) {
+    this.info = validateModel(model.spec, model.params);
+    this.single = new CpuNetwork(this.info, model.params, 1);
+    this.inputSize = size3(this.info.input);
+    this.output = this.single.acts[this.info.layers.length].subarray(0, size3(this.info.output));
+  }
+
+  predict(bytes: Uint8Array): Float32Array {
+    this.checkBytes(bytes, 1);
+    this.single.loadBytes(bytes, 1);
+    this.single.forward(1);
+    return this.output;
+  }
+
+  predictBatch(bytes: Uint8Array, n: number): Float32Array {
+    return this.features(bytes, n, this.info.layers.length);
+  }
+
+  features(bytes: Uint8Array, n: number, upTo: number): Float32Array {
+    this.checkBytes(bytes, n);
+    const { layers } = this.info;
+    if (!(Number.isInteger(upTo) && upTo >= 0 && upTo <= layers.length)) {
+      throw new RangeError(`features: layer count ${upTo} is outside 0..${layers.length}`);
+    }
+    const size = upTo === 0 ? this.inputSize : size3(layers[upTo - 1].out);
+    const out = new Float32Array(n * size);
+    this.batched ??= new CpuNetwork(this.info, this.single.params, Math.min(BATCH, Math.max(n, 1)));
+    const net = this.batched;
+    for (let start = 0; start < n; start += net.capacity) {
+      const count = Math.min(net.capacity, n - start);
+      net.loadBytes(bytes.subarray(start * this.inputSize, (start + count) * this.inputSize), count);
+      const y = net.forward(count, upTo);
+      out.set(y.subarray(0, count * size), start * size);
+    }
+    return out;
+  }
+
+  setParams(params: Float32Array): void {
+    validateModel(this.info.spec, params);
+    this.single.params = params;
+    this.single.repack();
+    if (this.batched) {
+      this.batched.params = params;
+      this.batched.repack();
+    }
+  }
+
+  dispose(): void {
+    this.batched = null;
+  }
+
+  private checkBytes(bytes: Uint8Array, n: number): void {
+    const want = n * this.inputSize;
+    if (!(bytes instanceof Uint8Array) || bytes.length < want) {
+      const { h, w, c } = this.info.input;
+      throw new RangeError(`expected ${n} image(s) of ${h}×${w}×${c} = ${want} bytes, got ${bytes?.length ?? 'no'} bytes`);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// The model spec: a JSON description of the network. Parameters live separately in one
+// Float32Array; shapes.ts turns a spec into per-layer shapes and parameter offsets.
+//
+// Conventions (shared by every backend, the file formats and TF.js interop):
+// - Activations are NHWC, batch first: element (n, y, x, c) of a [N, H, W, C] tensor is at
+//   ((n * H + y) * W + x) * C + c.
+// - conv2d weights are HWIO: w(ky, kx, ci, co) at ((ky * KW + kx) * CI + ci) * CO + co, followed
+//   by CO biases. This is TF.js / Keras' layout, so import and export copy bytes as they are.
+// - dense weights are [IN, OUT]: w(i, o) at i * OUT + o, followed by OUT biases. A dense layer
+//   flattens its input in NHWC order (y, x, c), as Keras' Flatten does on channels-last data.
+
+export type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh';
+
+/** 'same' and 'valid' as in TF; a number pads every side; [top, bottom, left, right] pads each. */
+export type Padding = 'same' | 'valid' | number | [number, number, number, number];
+
+/** A size or stride given once for both axes, or as [rows, cols]. */
+export type Pair = number | [number, number];
+
+export interface Conv2dSpec {
+  kind: 'conv2d';
+  name: string;
+  filters: number;
+  kernel: Pair;
+  stride?: Pair; // default 1
+  padding?: Padding; // default 'valid'
+  bias?: boolean; // default true
+  activation?: Activation; // fused; default 'linear'
+}
+
+export interface PoolSpec {
+  kind: 'maxpool' | 'avgpool';
+  name: string;
+  size: Pair;
+  stride?: Pair; // default = size
+  padding?: Padding; // default 'valid'; padded cells are ignored (not counted in averages)
+}
+
+export interface DenseSpec {
+  kind: 'dense';
+  name: string;
+  units: number;
+  bias?: boolean; // default true
+  activation?: Activation; // fused; default 'linear'
+}
+
+export interface ActivationSpec {
+  kind: 'activation';
+  name: string;
+  activation: Activation;
+}
+
+export interface SoftmaxSpec {
+  kind: 'softmax';
+  name: string;
+}
+
+export type LayerSpec = Conv2dSpec | PoolSpec | DenseSpec | ActivationSpec | SoftmaxSpec;
+export type LayerKind = LayerSpec['kind'];
+export const LAYER_KINDS: readonly LayerKind[] = ['conv2d', 'maxpool', 'avgpool', 'dense', 'activation', 'softmax'];
+
+export interface InputSpec {
+  height: number;
+  width: number;
+  channels: number;
+  /**
+   * Per-channel normalisation applied to 0–255 bytes: x = (byte - mean[c]) / std[c].
+   * Default mean 0, std 255 (inputs scaled to 0–1).
+   */
+  mean?: number[];
+  std?: number[];
+}
+
+export interface ModelSpec {
+  input: InputSpec;
+  layers: LayerSpec[];
+  /** One label per output unit of the last layer. */
+  labels: string[];
+}
+
+/** A spec plus its parameters: everything needed to run the network. */
+export interface Model {
+  spec: ModelSpec;
+  params: Float32Array;
+}
+
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'sigmoid', 'tanh'];

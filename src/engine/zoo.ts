@@ -1,0 +1,26 @@
+// Reference architectures.
+import type { ModelSpec } from './spec.ts';
+
+export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+/**
+ * The classic CIFAR-10 network: conv 5×5×16 relu, maxpool 2; conv 5×5×20 relu, maxpool 2;
+ * conv 5×5×20 relu, maxpool 2; dense 10; softmax (≈ 3.9 M multiply-adds, 22,466 parameters).
+ * 'same' padding keeps 32 → 16 → 8 → 4.
+ */
+export function classicCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
+  return {
+    input: { height: 32, width: 32, channels: 3, mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7] },
+    layers: [
+      { kind: 'conv2d', name: 'conv1', filters: 16, kernel: 5, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool1', size: 2 },
+      { kind: 'conv2d', name: 'conv2', filters: 20, kernel: 5, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool2', size: 2 },
+      { kind: 'conv2d', name: 'conv3', filters: 20, kernel: 5, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool3', size: 2 },
+      { kind: 'dense', name: 'fc', units: labels.length },
+      { kind: 'softmax', name: 'softmax' },
+    ],
+    labels,
+  };
+}
