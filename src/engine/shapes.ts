@@ -205,9 +205,10 @@ function channelVector(v: unknown, c: number, fallback: number, what: string): F
 
 /**
  * Infers every layer's input and output shape and parameter offsets, checking that the spec can
- * run. Throws ModelError naming the layer and the numbers when it cannot.
+ * run. Throws ModelError naming the layer and the numbers when it cannot. `checkLabels: false`
+ * skips the check that there is one label per output (for specs still being built).
  */
-export function inferShapes(spec: ModelSpec): NetworkInfo {
+export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
   if (typeof spec !== 'object' || spec === null) throw new ModelError('spec: expected an object');
   const inp = spec.input;
   if (typeof inp !== 'object' || inp === null) throw new ModelError('spec.input: expected {height, width, channels}');
@@ -315,6 +316,7 @@ export function inferShapes(spec: ModelSpec): NetworkInfo {
   });
 
   const outSize = size3(shape);
+  if (!checkLabels) return { spec, input, layers, output: shape, paramCount: offset, macs, mean, invStd };
   if (!Array.isArray(spec.labels) || spec.labels.some((s) => typeof s !== 'string')) {
     throw new ModelError('spec.labels: expected an array of strings');
   }
