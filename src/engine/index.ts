@@ -26,3 +26,5 @@ export { Trainer, augmentBatch, learningRate, type SgdOptions, type Schedule, ty
 export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation } from './fit.ts';
 export { trainHead, replaceHead, headLayerIndex, featureSize, type Head, type HeadOptions } from './fewshot.ts';
 export { classicCifarSpec, CIFAR10_LABELS } from './zoo.ts';
+export { encodeModel, decodeModel, ModelFileError, FORMAT_VERSION, DENSE_ENCODINGS, crc32 } from './format/native.ts';
+export type { ModelMeta, TrainingSummary, DenseEncoding, EncodeOptions } from './format/native.ts';
