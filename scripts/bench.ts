@@ -1,0 +1,278 @@
+// Inference benchmark: the classic CIFAR network on this engine's CPU backend against TF.js
+// (tfjs-backend-cpu and tfjs-backend-wasm) in one process, on the same weights and images.
+//
+//   npm run bench                      markdown table
+//   npm run bench -- --json            one JSON object
+//   npm run bench -- --rounds 20       fewer rounds (default 40; --block sets runs per block)
+//
+// Batch 1: every backend is warmed up, then timed in blocks of --block single-image predictions,
+// the backends taking turns in a rotating order for --rounds rounds, so that a change in machine
+// load touches each of them alike. Each prediction is timed on its own (bytes in, probabilities
+// read back); the table gives the median and 95th percentile. Batch 32: the same scheme with
+// whole batches, reported as images per second at the median batch time.
+//
+// Before timing, the outputs of all backends are compared on the same images; the run fails
+// (exit code 1) when any probability differs by more than 1e-4 between two backends.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { CpuSession } from '../src/engine/session.ts';
+import { initParams } from '../src/engine/init.ts';
+import { Random } from '../src/engine/random.ts';
+import { size3 } from '../src/engine/shapes.ts';
+import { classicCifarSpec } from '../src/engine/zoo.ts';
+import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
+
+const SEED = 1;
+const IMAGES = 32;
+const BATCH = 32;
+const MAX_DIFF = 1e-4;
+
+type BackendId = 'engine' | 'tfjs-cpu' | 'tfjs-wasm';
+
+interface Contestant {
+  id: BackendId;
+  /** Makes this contestant's backend the active one (TF.js has one global backend). */
+  activate(): Promise<void>;
+  /** Probabilities for image i alone (batch 1); may be a buffer that the next call reuses. */
+  predictOne(i: number): ArrayLike<number>;
+  /** Probabilities for the batch of all IMAGES images. */
+  predictBatch(): ArrayLike<number>;
+}
+
+interface Stats {
+  median_ms: number;
+  p95_ms: number;
+  samples: number;
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function stats(times: number[]): Stats {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { median_ms: percentile(sorted, 0.5), p95_ms: percentile(sorted, 0.95), samples: sorted.length };
+}
+
+/** Block timing with the contestants taking turns; returns each one's per-call times in ms. */
+async function timeInterleaved(
+  contestants: Contestant[],
+  rounds: number,
+  block: number,
+  call: (c: Contestant, k: number) => ArrayLike<number>,
+): Promise<Map<BackendId, number[]>> {
+  const times = new Map<BackendId, number[]>(contestants.map((c) => [c.id, []]));
+  let sink = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < contestants.length; j++) {
+      const c = contestants[(r + j) % contestants.length];
+      await c.activate();
+      const list = times.get(c.id)!;
+      for (let k = 0; k < block; k++) {
+        const t0 = performance.now();
+        const out = call(c, r * block + k);
+        sink += out[0];
+        list.push(performance.now() - t0);
+      }
+    }
+  }
+  if (!Number.isFinite(sink)) throw new Error(`benchmark outputs are not finite (sum of first probabilities ${sink})`);
+  return times;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
+  if (a.length !== b.length) throw new Error(`${what}: ${a.length} vs ${b.length} outputs`);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return Number.isNaN(d) ? Infinity : d;
+}
+
+const fmt = (v: number, digits: number) => v.toFixed(digits);
+
+async function main(): Promise<number> {
+  const { values: opts } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '40' },
+      block: { type: 'string', default: '10' },
+      'batch-rounds': { type: 'string', default: '6' },
+    },
+  });
+  const int = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const rounds = int('rounds', opts.rounds);
+  const block = int('block', opts.block);
+  const batchRounds = int('batch-rounds', opts['batch-rounds']);
+  const log = opts.json ? (_: string) => {} : (s: string) => process.stderr.write(s + '\n');
+
+  const spec = classicCifarSpec();
+  const params = initParams(spec, SEED);
+  const session = new CpuSession({ spec, params });
+  const inSize = size3(session.info.input);
+  const rng = new Random(SEED + 1);
+  const images = Uint8Array.from({ length: IMAGES * inSize }, () => rng.int(256));
+  const image = (i: number) => images.subarray((i % IMAGES) * inSize, ((i % IMAGES) + 1) * inSize);
+
+  tf.enableProdMode(); // no console advice to install tfjs-node
+  const require = createRequire(import.meta.url);
+  setWasmPaths(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep);
+  const tfjsModels = new Map<string, TfjsModel>();
+  for (const name of ['cpu', 'wasm']) {
+    if (!(await tf.setBackend(name))) throw new Error(`TF.js backend "${name}" failed to initialise`);
+    tfjsModels.set(name, buildTfjsModel(spec, params));
+  }
+  const wasmSimd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+  const wasmThreads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+
+  const tfjsContestant = (name: 'cpu' | 'wasm'): Contestant => {
+    const model = tfjsModels.get(name)!;
+    return {
+      id: `tfjs-${name}`,
+      activate: async () => {
+        if (tf.getBackend() !== name) await tf.setBackend(name);
+      },
+      predictOne: (i) => tf.tidy(() => model.forward(image(i), 1).dataSync() as Float32Array),
+      predictBatch: () => tf.tidy(() => model.forward(images, BATCH).dataSync() as Float32Array),
+    };
+  };
+  const contestants: Contestant[] = [
+    {
+      id: 'engine',
+      activate: async () => {},
+      predictOne: (i) => session.predict(image(i)),
+      predictBatch: () => session.predictBatch(images, BATCH),
+    },
+    tfjsContestant('cpu'),
+    tfjsContestant('wasm'),
+  ];
+
+  // Agreement: every backend's batch-1 and batch-32 probabilities for the same images, against
+  // the engine's batch-1 ones (so each pair of backends differs by at most twice the figure).
+  const outputs = new Map<BackendId, { one: Float32Array; batch: Float32Array }>();
+  const classes = session.info.output.c;
+  for (const c of contestants) {
+    await c.activate();
+    const one = new Float32Array(IMAGES * classes);
+    for (let i = 0; i < IMAGES; i++) one.set(c.predictOne(i), i * classes);
+    outputs.set(c.id, { one, batch: Float32Array.from(c.predictBatch()) });
+  }
+  const diffs: Record<string, number> = {};
+  for (const a of contestants) {
+    for (const b of contestants) {
+      if (a.id >= b.id) continue;
+      const oa = outputs.get(a.id)!;
+      const ob = outputs.get(b.id)!;
+      diffs[`${a.id} vs ${b.id}`] = Math.max(
+        maxAbsDiff(oa.one, ob.one, `${a.id} vs ${b.id}, batch 1`),
+        maxAbsDiff(oa.batch, ob.batch, `${a.id} vs ${b.id}, batch ${BATCH}`),
+      );
+    }
+    const own = outputs.get(a.id)!;
+    diffs[`${a.id} batch ${BATCH} vs batch 1`] = maxAbsDiff(own.one, own.batch, `${a.id}, batch ${BATCH} vs 1`);
+  }
+  const maxDiff = Math.max(...Object.values(diffs));
+  const worstPair = Object.entries(diffs).reduce((x, y) => (y[1] > x[1] ? y : x))[0];
+
+  const loadBefore = os.loadavg()[0];
+  log(`warming up (load average ${loadBefore.toFixed(2)} on ${os.cpus().length} cores)…`);
+  await timeInterleaved(contestants, 3, 10, (c, k) => c.predictOne(k));
+  await timeInterleaved(contestants, 1, 2, (c) => c.predictBatch());
+
+  log(`batch 1: ${rounds} rounds × ${block} predictions per backend…`);
+  const single = await timeInterleaved(contestants, rounds, block, (c, k) => c.predictOne(k));
+  log(`batch ${BATCH}: ${batchRounds} rounds × 2 batches per backend…`);
+  const batched = await timeInterleaved(contestants, batchRounds, 2, (c) => c.predictBatch());
+  const loadAfter = os.loadavg()[0];
+
+  const results = Object.fromEntries(
+    contestants.map((c) => {
+      const s = stats(single.get(c.id)!);
+      const b = stats(batched.get(c.id)!);
+      return [c.id, { ...s, batch_median_ms: b.median_ms, batch_samples: b.samples, images_per_s: (BATCH * 1000) / b.median_ms }];
+    }),
+  ) as Record<BackendId, Stats & { batch_median_ms: number; batch_samples: number; images_per_s: number }>;
+  const speedup = (id: BackendId, over: BackendId) => results[over].median_ms / results[id].median_ms;
+
+  const report = {
+    model: {
+      name: 'classic CIFAR-10 net (classicCifarSpec)',
+      macs: session.info.macs,
+      params: session.info.paramCount,
+      seed: SEED,
+    },
+    machine: {
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      load_average_before: loadBefore,
+      load_average_after: loadAfter,
+      tfjs: tf.version_core,
+      wasm_simd: wasmSimd,
+      wasm_threads: wasmThreads,
+    },
+    settings: { rounds, block, batch: BATCH, batch_rounds: batchRounds },
+    backends: Object.fromEntries(
+      contestants.map((c) => [
+        c.id,
+        {
+          ...results[c.id],
+          speedup_vs_tfjs_cpu: speedup(c.id, 'tfjs-cpu'),
+          speedup_vs_tfjs_wasm: speedup(c.id, 'tfjs-wasm'),
+        },
+      ]),
+    ),
+    max_abs_diff: maxDiff,
+    max_abs_diff_pair: worstPair,
+    diffs,
+    outputs_agree: maxDiff <= MAX_DIFF,
+  };
+
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    const lines = [
+      `Classic CIFAR-10 net: ${(session.info.macs / 1e6).toFixed(2)} M multiply-adds, ${session.info.paramCount} parameters, ` +
+        `${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core} ` +
+        `(wasm SIMD ${wasmSimd ? 'on' : 'off'}, threads ${wasmThreads ? 'on' : 'off'}), ` +
+        `load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.`,
+      '',
+      `| backend | batch 1 median (ms) | batch 1 p95 (ms) | speed-up vs tfjs-cpu | speed-up vs tfjs-wasm | batch ${BATCH} (images/s) |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...contestants.map((c) => {
+        const r = results[c.id];
+        return `| ${c.id} | ${fmt(r.median_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${fmt(speedup(c.id, 'tfjs-cpu'), 2)}× | ${fmt(speedup(c.id, 'tfjs-wasm'), 2)}× | ${fmt(r.images_per_s, 0)} |`;
+      }),
+      '',
+      `Batch 1: ${rounds * block} timed predictions per backend (${rounds} interleaved rounds of ${block}); ` +
+        `batch ${BATCH}: ${batchRounds * 2} timed batches per backend.`,
+      `Outputs agree: largest |difference| between probabilities ${maxDiff.toExponential(2)} (${worstPair}), ` +
+        `limit ${MAX_DIFF.toExponential(0)}: ${maxDiff <= MAX_DIFF ? 'ok' : 'FAILED'}.`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+
+  for (const m of tfjsModels.values()) m.dispose();
+  if (maxDiff > MAX_DIFF) {
+    process.stderr.write(
+      `bench: outputs disagree: largest |difference| ${maxDiff} (${worstPair}) exceeds ${MAX_DIFF}\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);
