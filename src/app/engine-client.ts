@@ -1,0 +1,24 @@
+// The page's handle on the engine worker. The page talks to the engine only through this typed
+// Comlink proxy; image bytes are transferred, not copied.
+import * as Comlink from 'comlink';
+import type { EngineApi, Prediction } from '../worker-api.ts';
+
+export interface EngineClient {
+  api: Comlink.Remote<EngineApi>;
+  /** Transfers `bytes` to the worker (detaching it here); the result carries the buffer back. */
+  predict(bytes: Uint8Array, k?: number): Promise<Prediction>;
+  terminate(): void;
+}
+
+export function startEngineWorker(): EngineClient {
+  const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+  const api = Comlink.wrap<EngineApi>(worker);
+  return {
+    api,
+    predict: (bytes, k) => api.predict(Comlink.transfer(bytes, [bytes.buffer]), k),
+    terminate: () => {
+      api[Comlink.releaseProxy]();
+      worker.terminate();
+    },
+  };
+}
