@@ -3,7 +3,7 @@ import { CpuNetwork } from './cpu/network.ts';
 import { Random } from './random.ts';
 import { size3, validateModel } from './shapes.ts';
 import type { Model } from './spec.ts';
-import { augmentBatch, learningRate, Trainer, type AugmentOptions, type Schedule } from './train.ts';
+import { augmentBatch, learningRate, Trainer, type AugmentOptions, type Schedule, type SgdOptions, type StepResult } from './train.ts';
 
 /** Images as N×H×W×C bytes (NHWC) with one label byte each. */
 export interface Dataset {
@@ -26,6 +26,15 @@ export interface FitOptions {
   frozen?: string[];
   validation?: Dataset;
   onEpoch?: (e: EpochReport) => void;
+  /** Supplies the stepper (default: a Trainer on this thread); e.g. a data-parallel trainer. */
+  createTrainer?: (model: Model, batchSize: number, options: SgdOptions) => Stepper;
+}
+
+/** What fit needs of a trainer: a batch input buffer and one SGD step on it. */
+export interface Stepper {
+  readonly input: Float32Array;
+  readonly step: number;
+  trainStep(labels: ArrayLike<number>, n: number): StepResult | Promise<StepResult>;
 }
 
 export interface EpochReport {
@@ -39,7 +48,7 @@ export interface EpochReport {
 }
 
 /** Trains model.params in place; returns the per-epoch reports. Deterministic for a given seed. */
-export function fit(model: Model, data: Dataset, options: FitOptions): EpochReport[] {
+export async function fit(model: Model, data: Dataset, options: FitOptions): Promise<EpochReport[]> {
   const info = validateModel(model.spec, model.params);
   const imageSize = size3(info.input);
   if (data.images.length !== data.count * imageSize || data.labels.length !== data.count) {
@@ -53,13 +62,8 @@ export function fit(model: Model, data: Dataset, options: FitOptions): EpochRepo
       : options.schedule === 'step'
         ? { kind: 'step', every: Math.max(1, Math.round((stepsPerEpoch * options.epochs) / 4)), gamma: 0.5 }
         : { kind: 'cosine', totalSteps };
-  const trainer = new Trainer(model, options.batchSize, {
-    lr: options.lr,
-    momentum: options.momentum,
-    weightDecay: options.weightDecay,
-    schedule,
-    frozen: options.frozen,
-  });
+  const sgd: SgdOptions = { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay, schedule, frozen: options.frozen };
+  const trainer: Stepper = options.createTrainer ? options.createTrainer(model, options.batchSize, sgd) : new Trainer(model, options.batchSize, sgd);
   const rng = new Random(options.seed);
   const order = Uint32Array.from({ length: data.count }, (_, i) => i);
   const staging = new CpuNetwork(info, model.params, options.batchSize); // only its input buffer is used
@@ -79,14 +83,11 @@ export function fit(model: Model, data: Dataset, options: FitOptions): EpochRepo
         batchBytes.set(data.images.subarray(src * imageSize, (src + 1) * imageSize), i * imageSize);
         batchLabels[i] = data.labels[src];
       }
-      if (options.augment === false) {
-        trainer.net.loadBytes(batchBytes, n);
-      } else {
-        staging.loadBytes(batchBytes, n);
-        augmentBatch(staging.acts[0], trainer.input, n, info.input, rng, options.augment);
-      }
+      staging.loadBytes(batchBytes, n);
+      if (options.augment === false) trainer.input.set(staging.acts[0].subarray(0, n * imageSize));
+      else augmentBatch(staging.acts[0], trainer.input, n, info.input, rng, options.augment);
       lr = learningRate(options.lr, schedule, trainer.step);
-      const r = trainer.trainStep(batchLabels, n);
+      const r = await trainer.trainStep(batchLabels, n);
       lossSum += r.loss * n;
       correct += r.correct;
     }

@@ -23,7 +23,7 @@ export { CpuNetwork } from './cpu/network.ts';
 export { initParams } from './init.ts';
 export { Random } from './random.ts';
 export { Trainer, augmentBatch, learningRate, type SgdOptions, type Schedule, type StepResult, type AugmentOptions } from './train.ts';
-export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation } from './fit.ts';
+export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation, type Stepper } from './fit.ts';
 export { trainHead, replaceHead, headLayerIndex, featureSize, type Head, type HeadOptions } from './fewshot.ts';
 export { classicCifarSpec, CIFAR10_LABELS } from './zoo.ts';
 export { encodeModel, decodeModel, ModelFileError, FORMAT_VERSION, DENSE_ENCODINGS, crc32 } from './format/native.ts';

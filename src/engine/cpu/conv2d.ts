@@ -22,6 +22,8 @@ export interface Conv2dPlan {
   /** packed[((cb·KH + ky)·rowLen + j)·4 + r] = w(ky, j / CI, j % CI, 4·cb + r), zero past CO. */
   packed: Float32Array;
   bias: Float32Array;
+  /** Backward scratch: window offset of each output pixel in the batch (grown on demand). */
+  pixelOffsets: Int32Array;
 }
 
 export function createConv2dPlan(info: Conv2dInfo): Conv2dPlan {
@@ -38,6 +40,7 @@ export function createConv2dPlan(info: Conv2dInfo): Conv2dPlan {
     coBlocks,
     packed: new Float32Array(coBlocks * info.kh * rowLen * 4),
     bias: new Float32Array(coBlocks * 4),
+    pixelOffsets: new Int32Array(0),
   };
 }
 
@@ -170,6 +173,10 @@ export function conv2dForward(plan: Conv2dPlan, xp: Float32Array, y: Float32Arra
  * activation derivative). Accumulates dW and db into `grads` at the layer's parameter offsets and,
  * when dxp is given, writes dL/d(padded input) into dxp (caller un-pads). `w` is the model's
  * parameter array (HWIO weights).
+ *
+ * dW(k, co) = Σ_pixels xpatch(pixel, k) · dz(pixel, co), where k = (ky, kx, ci) runs over a kernel
+ * row as in the forward pass; it is computed with k outer and 2 k × 4 co accumulators in locals.
+ * dxpatch(pixel, k) = Σ_co w(k, co) · dz(pixel, co), with 4 k × 2 pixels in locals.
  */
 export function conv2dBackward(
   plan: Conv2dPlan,
@@ -185,36 +192,92 @@ export function conv2dBackward(
   const ci = info.in.c;
   const { h: oh, w: ow, c: co } = info.out;
   const inImage = plan.hp * wp * ci;
-  const outImage = oh * ow * co;
   const rowFloats = wp * ci;
   const wOff = info.paramOffset;
-  if (dxp) dxp.fill(0, 0, n * inImage);
-  for (let img = 0; img < n; img++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const d0 = img * outImage + (oy * ow + ox) * co;
-        const p0 = img * inImage + oy * sh * rowFloats + ox * sw * ci;
-        for (let ky = 0; ky < kh; ky++) {
-          const r = p0 + ky * rowFloats;
-          const wRow = wOff + ky * rowLen * co;
-          for (let j = 0; j < rowLen; j++) {
-            const xv = xp[r + j];
-            const wi = wRow + j * co;
-            let acc = 0;
-            for (let o = 0; o < co; o++) {
-              const g = dz[d0 + o];
-              grads[wi + o] += xv * g;
-              acc += w[wi + o] * g;
-            }
-            if (dxp) dxp[r + j] += acc;
+  const pixels = n * oh * ow;
+  // Input offset of each output pixel's window (top-left), over the whole batch.
+  const at = plan.pixelOffsets.length >= pixels ? plan.pixelOffsets : (plan.pixelOffsets = new Int32Array(pixels));
+  for (let img = 0, p = 0; img < n; img++) {
+    for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) at[p++] = img * inImage + oy * sh * rowFloats + ox * sw * ci;
+  }
+
+  // dW, four output channels at a time.
+  for (let c0 = 0; c0 < co; c0 += 4) {
+    const cw = Math.min(4, co - c0);
+    for (let ky = 0; ky < kh; ky++) {
+      const kOff = ky * rowFloats;
+      let j = 0;
+      for (; j + 1 < rowLen; j += 2) {
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        const off = kOff + j;
+        if (cw === 4) {
+          for (let p = 0, d = c0; p < pixels; p++, d += co) {
+            const u = xp[at[p] + off];
+            const v = xp[at[p] + off + 1];
+            const g0 = dz[d], g1 = dz[d + 1], g2 = dz[d + 2], g3 = dz[d + 3];
+            a0 += u * g0; a1 += u * g1; a2 += u * g2; a3 += u * g3;
+            b0 += v * g0; b1 += v * g1; b2 += v * g2; b3 += v * g3;
           }
+        } else {
+          for (let p = 0, d = c0; p < pixels; p++, d += co) {
+            const u = xp[at[p] + off];
+            const v = xp[at[p] + off + 1];
+            const g0 = dz[d], g1 = cw > 1 ? dz[d + 1] : 0, g2 = cw > 2 ? dz[d + 2] : 0;
+            a0 += u * g0; a1 += u * g1; a2 += u * g2;
+            b0 += v * g0; b1 += v * g1; b2 += v * g2;
+          }
+        }
+        const wa = wOff + (ky * rowLen + j) * co + c0;
+        const wb = wa + co;
+        grads[wa] += a0; grads[wb] += b0;
+        if (cw > 1) { grads[wa + 1] += a1; grads[wb + 1] += b1; }
+        if (cw > 2) { grads[wa + 2] += a2; grads[wb + 2] += b2; }
+        if (cw > 3) { grads[wa + 3] += a3; grads[wb + 3] += b3; }
+      }
+      for (; j < rowLen; j++) {
+        const off = kOff + j;
+        const wa = wOff + (ky * rowLen + j) * co + c0;
+        for (let r = 0; r < cw; r++) {
+          let a = 0;
+          for (let p = 0, d = c0 + r; p < pixels; p++, d += co) a += xp[at[p] + off] * dz[d];
+          grads[wa + r] += a;
         }
       }
     }
   }
+
   if (info.biasOffset >= 0) {
     const b = info.biasOffset;
-    for (let p = 0; p < n * oh * ow; p++) for (let o = 0; o < co; o++) grads[b + o] += dz[p * co + o];
+    for (let p = 0; p < pixels; p++) for (let o = 0; o < co; o++) grads[b + o] += dz[p * co + o];
+  }
+
+  if (!dxp) return;
+  dxp.fill(0, 0, n * inImage);
+  for (let p = 0; p < pixels; p++) {
+    const d0 = p * co;
+    for (let ky = 0; ky < kh; ky++) {
+      const r = at[p] + ky * rowFloats;
+      const wRow = wOff + ky * rowLen * co;
+      let j = 0;
+      for (; j + 3 < rowLen; j += 4) {
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const w0 = wRow + j * co;
+        for (let o = 0; o < co; o++) {
+          const g = dz[d0 + o];
+          a0 += w[w0 + o] * g;
+          a1 += w[w0 + co + o] * g;
+          a2 += w[w0 + 2 * co + o] * g;
+          a3 += w[w0 + 3 * co + o] * g;
+        }
+        dxp[r + j] += a0; dxp[r + j + 1] += a1; dxp[r + j + 2] += a2; dxp[r + j + 3] += a3;
+      }
+      for (; j < rowLen; j++) {
+        let a = 0;
+        const w0 = wRow + j * co;
+        for (let o = 0; o < co; o++) a += w[w0 + o] * dz[d0 + o];
+        dxp[r + j] += a;
+      }
+    }
   }
 }
 
