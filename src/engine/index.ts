@@ -28,3 +28,5 @@ export { trainHead, replaceHead, headLayerIndex, featureSize, type Head, type He
 export { classicCifarSpec, CIFAR10_LABELS } from './zoo.ts';
 export { encodeModel, decodeModel, ModelFileError, FORMAT_VERSION, DENSE_ENCODINGS, crc32 } from './format/native.ts';
 export type { ModelMeta, TrainingSummary, DenseEncoding, EncodeOptions } from './format/native.ts';
+export { importTfjsLayers, exportTfjsLayers } from './format/tfjs.ts';
+export type { TfjsImportOptions, TfjsExportOptions, TfjsExport, TfjsModelJson, TfjsMetadata, TfjsWeightEntry } from './format/tfjs.ts';
