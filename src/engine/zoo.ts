@@ -24,3 +24,30 @@ export function classicCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
     labels,
   };
 }
+
+/**
+ * A wider network of 3×3 convolutions (≈ 8.4 M multiply-adds): conv 3×3×32, maxpool; conv 3×3×64,
+ * maxpool; conv 3×3×64, maxpool; 1×1 conv ×64 channel mixing; dense; softmax.
+ */
+export function wideCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
+  return {
+    input: { height: 32, width: 32, channels: 3, mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7] },
+    layers: [
+      { kind: 'conv2d', name: 'conv1', filters: 32, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool1', size: 2 },
+      { kind: 'conv2d', name: 'conv2', filters: 64, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool2', size: 2 },
+      { kind: 'conv2d', name: 'conv3', filters: 64, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool3', size: 2 },
+      { kind: 'conv2d', name: 'mix', filters: 64, kernel: 1, activation: 'relu' },
+      { kind: 'dense', name: 'fc', units: labels.length },
+      { kind: 'softmax', name: 'softmax' },
+    ],
+    labels,
+  };
+}
+
+export const ARCHITECTURES: Record<string, (labels?: string[]) => ModelSpec> = {
+  classic: classicCifarSpec,
+  wide: wideCifarSpec,
+};
