@@ -482,6 +482,24 @@ describe('export for tf.loadLayersModel', () => {
     }
   });
 
+  it('loads as files: model.json and model.weights.bin fetched over tfjs http IO', async () => {
+    const model = randomModel(classicCifarSpec(), 700);
+    const { modelJson, weightData } = exportTfjsLayers(model);
+    const served: string[] = [];
+    const fetchFunc = async (input: URL | RequestInfo) => {
+      const url = String(input);
+      served.push(url);
+      if (url === 'https://example.test/m/model.json') return new Response(JSON.stringify(modelJson));
+      if (url === 'https://example.test/m/model.weights.bin') return new Response(weightData.slice());
+      return new Response('not found', { status: 404 });
+    };
+    const loaded = await tfl.loadLayersModel(tf.io.http('https://example.test/m/model.json', { fetchFunc }));
+    expect(served).toEqual(['https://example.test/m/model.json', 'https://example.test/m/model.weights.bin']);
+    const { ours, theirs } = predictBoth(model, loaded, 701);
+    expect(maxAbsDiff(ours, theirs)).toBeLessThanOrEqual(TOLERANCE);
+    loaded.dispose();
+  });
+
   it('refuses pooling padding that TF.js cannot express', () => {
     const spec: ModelSpec = {
       input: { height: 6, width: 6, channels: 1 },

@@ -662,6 +662,7 @@ function decodeWeight(e: TfjsWeightEntry, view: DataView, offset: number): Float
     for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(offset + 2 * i, true));
   } else {
     const scale = q.scale!;
+    // tfjs itself requires min for uint8/uint16; without one the grid is taken to start at 0.
     const min = q.min ?? 0;
     if (q.dtype === 'uint8') for (let i = 0; i < n; i++) out[i] = view.getUint8(offset + i) * scale + min;
     else for (let i = 0; i < n; i++) out[i] = view.getUint16(offset + 2 * i, true) * scale + min;
