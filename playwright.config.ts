@@ -36,10 +36,8 @@ export default defineConfig({
       ],
     },
   },
-  // --bypass-lock: vite refuses a second preview of the same project otherwise, even on another
-  // port (E2E_PORT), which would stop two checkouts' test runs from overlapping.
   webServer: {
-    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort --bypass-lock`,
+    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
     url: BASE_URL,
     reuseExistingServer: false,
     timeout: 30_000,
