@@ -4,7 +4,7 @@ import { CpuNetwork } from './cpu/network.ts';
 import { size3, validateModel, type NetworkInfo } from './shapes.ts';
 import type { Model } from './spec.ts';
 
-export type BackendName = 'cpu';
+export type BackendName = 'cpu' | 'webgl';
 
 export interface InferenceSession {
   readonly backend: BackendName;

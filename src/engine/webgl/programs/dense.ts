@@ -1,0 +1,79 @@
+// Fully connected layer as a fragment shader, bias and activation fused: one fragment writes 4
+// output units of one image. The input (H, W, C) is read in NHWC flattening order (y, x, c), the
+// order of the CPU layer and of Keras' Flatten.
+//
+// Weights: row s of the weight matrix holds, for every input texel t = (y · W + x) · CI4 + c, the
+// mat4 whose column j is w(i = (y · W + x) · C + 4c + j, 4s .. 4s + 3): texels k = 4t + j.
+// Channels past C or units past OUT have zero weights. Biases: a 1-row texture, texel s =
+// b(4s .. 4s + 3).
+import type { DenseInfo } from '../../shapes.ts';
+import {
+  glslLaneMask,
+  glslMatrixFetch,
+  glslOutputCoords,
+  glslTensorFetch,
+  matrixLayout,
+  matrixTexelIndex,
+  type InputSource,
+  type MatrixLayout,
+} from '../layout.ts';
+import { GLSL_HEADER, glslActivation, type GpuProgram } from '../program.ts';
+
+export function denseWeightLayout(info: DenseInfo, maxSize: number): MatrixLayout {
+  const { h, w, c } = info.in;
+  return matrixLayout(Math.ceil(info.units / 4), h * w * Math.ceil(c / 4) * 4, maxSize, `dense "${info.name}" weights`);
+}
+
+/** Writes the layer's weights and biases from the model parameters into texel arrays. */
+export function packDenseParams(info: DenseInfo, params: Float32Array, m: MatrixLayout, weights: Float32Array, bias: Float32Array): void {
+  const c = info.in.c;
+  const c4 = Math.ceil(c / 4);
+  const units = info.units;
+  const pixels = info.in.h * info.in.w;
+  weights.fill(0);
+  for (let s = 0; s < m.rows; s++) {
+    for (let p = 0; p < pixels; p++) {
+      for (let ch = 0; ch < c; ch++) {
+        const at = matrixTexelIndex(m, s, (p * c4 + (ch >> 2)) * 4 + (ch & 3));
+        const src = info.paramOffset + (p * c + ch) * units;
+        for (let r = 0; r < 4 && 4 * s + r < units; r++) weights[at + r] = params[src + 4 * s + r];
+      }
+    }
+  }
+  bias.fill(0);
+  if (info.biasOffset >= 0) bias.set(params.subarray(info.biasOffset, info.biasOffset + units));
+}
+
+export class DenseProgram implements GpuProgram {
+  readonly name: string;
+  readonly source: string;
+  readonly samplers = ['X', 'W', 'B'] as const;
+  readonly output;
+
+  constructor(info: DenseInfo, input: InputSource, weights: MatrixLayout) {
+    this.name = `dense "${info.name}"`;
+    this.output = info.out;
+    const { h, w, c } = info.in;
+    this.source = `${GLSL_HEADER}
+${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslMatrixFetch('fetchW', 'W', weights)}
+uniform highp sampler2D B;
+${glslActivation(info.activation)}
+${glslLaneMask('laneMask', info.units)}
+void main() {
+  ${glslOutputCoords(info.out)}
+  vec4 acc = texelFetch(B, ivec2(s, 0), 0);
+  int k = 0;
+  for (int iy = 0; iy < ${h}; iy++) {
+    for (int ix = 0; ix < ${w}; ix++) {
+      for (int c = 0; c < ${Math.ceil(c / 4)}; c++) {
+        acc += mat4(fetchW(s, k), fetchW(s, k + 1), fetchW(s, k + 2), fetchW(s, k + 3)) * fetchX(n, iy, ix, c);
+        k += 4;
+      }
+    }
+  }
+  result = act(acc) * laneMask(s);
+}
+`;
+  }
+}
