@@ -19,6 +19,9 @@ export class EngineHost implements EngineApi {
   async load(spec: ModelSpec, params: Float32Array, options: LoadOptions = {}): Promise<ModelSummary> {
     const session = new CpuSession({ spec, params });
     const { info } = session;
+    // The first forward pass is several times slower than the rest (JIT compilation); take it
+    // here, at load, rather than on the first frame.
+    session.predict(new Uint8Array(info.input.h * info.input.w * info.input.c));
     this.session?.dispose();
     this.session = session;
     this.needsSoftmax = info.layers[info.layers.length - 1]?.kind !== 'softmax';
