@@ -67,7 +67,8 @@ export function probeContext(gl: WebGL2RenderingContext, canvas: OffscreenCanvas
   const floatOk = gl.getExtension('EXT_color_buffer_float') !== null;
   const parallelCompile = gl.getExtension('KHR_parallel_shader_compile') !== null;
   const maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
-  const renderer = String(gl.getParameter(gl.RENDERER));
+  const debug = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
   const problems: string[] = [];
   if (floatOk && options.renderFormat !== 'rgba16f') {
     const fault = probeRender(gl, gl.RGBA32F);
@@ -94,7 +95,7 @@ function probeRender(gl: WebGL2RenderingContext, format: number): string | null 
     gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, tex, 0);
     const status = gl.checkFramebufferStatus(gl.FRAMEBUFFER);
     if (status !== gl.FRAMEBUFFER_COMPLETE) return `framebuffer status 0x${status.toString(16)}`;
-    const want = [1.5, -2.25, 1000.125, 0.0078125]; // exact in float16 too
+    const want = [1.5, -2.25, 1000.5, 0.0078125]; // exact in float16 too
     gl.clearBufferfv(gl.COLOR, 0, want);
     const got = new Float32Array(4);
     gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, got);

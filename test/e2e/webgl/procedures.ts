@@ -10,6 +10,7 @@ import type { LayerSpec, Model, ModelSpec } from '../../../src/engine/spec.ts';
 import { classicCifarSpec } from '../../../src/engine/zoo.ts';
 import { createWebglSession } from '../../../src/engine/webgl/session.ts';
 import { LAYER_CASES } from './cases.ts';
+import { ab } from './ab.ts';
 
 interface Diff {
   maxDiff: number;
@@ -294,7 +295,7 @@ async function bench(args: { iterations: number }): Promise<Record<string, unkno
 
   // Draw only, ended by a 1-pixel read (the GPU work without the class-score readback).
   const net = gl.network!;
-  const ctx = (gl as unknown as { ctx: { gl: WebGL2RenderingContext } }).ctx.gl;
+  const ctx = net.ctx.gl;
   const b = net.bind(cpu.info.layers.length, 1);
   const px = new Float32Array(4);
   const drawOnly: number[] = [];
@@ -373,6 +374,40 @@ async function bench(args: { iterations: number }): Promise<Record<string, unkno
   };
 }
 
+/** Time of each pass of the classic net alone (draw + 1-pixel read), median over `iterations`. */
+async function profile(args: { iterations: number }): Promise<{ name: string; median: number; min: number }[]> {
+  const spec = classicCifarSpec();
+  const model = { spec, params: testParams(spec, 11) };
+  const gl = await createWebglSession(model);
+  const net = gl.network!;
+  const ctx = net.ctx.gl;
+  const b = net.bind(spec.layers.length, 1);
+  const img = randomBytes(size3(gl.info.input), 1);
+  net.run(b, img, 0, 1);
+  const px = new Float32Array(4);
+  const result = b.draws.map((d) => {
+    const times: number[] = [];
+    for (let i = 0; i < args.iterations; i++) {
+      const t = performance.now();
+      net.runner.begin();
+      net.runner.draw(d.program, d.inputs, d.target, d.target.layout.shape.h);
+      ctx.readPixels(0, 0, 1, 1, ctx.RGBA, ctx.FLOAT, px);
+      times.push(performance.now() - t);
+    }
+    const st = stats(times);
+    return { name: d.program.gpu.name, median: st.median, min: st.min };
+  });
+  const times: number[] = [];
+  for (let i = 0; i < args.iterations; i++) {
+    const t = performance.now();
+    ctx.readPixels(0, 0, 1, 1, ctx.RGBA, ctx.FLOAT, px);
+    times.push(performance.now() - t);
+  }
+  result.push({ name: '1-pixel read alone', ...stats(times) });
+  gl.dispose();
+  return result;
+}
+
 function env(): { webgl2: boolean; renderer: string; extensions: string[]; inWorker: boolean } {
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
   return {
@@ -383,5 +418,5 @@ function env(): { webgl2: boolean; renderer: string; extensions: string[]; inWor
   };
 }
 
-export const procedures = { env, layerCase, fullNet, halfFloat, contextLoss, autoBackend, bench };
+export const procedures = { env, layerCase, fullNet, halfFloat, contextLoss, autoBackend, bench, profile, ab };
 export type Procedures = typeof procedures;
