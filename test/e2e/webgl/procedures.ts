@@ -10,7 +10,6 @@ import type { LayerSpec, Model, ModelSpec } from '../../../src/engine/spec.ts';
 import { classicCifarSpec } from '../../../src/engine/zoo.ts';
 import { createWebglSession } from '../../../src/engine/webgl/session.ts';
 import { LAYER_CASES } from './cases.ts';
-import { ab } from './ab.ts';
 
 interface Diff {
   maxDiff: number;
@@ -418,5 +417,5 @@ function env(): { webgl2: boolean; renderer: string; extensions: string[]; inWor
   };
 }
 
-export const procedures = { env, layerCase, fullNet, halfFloat, contextLoss, autoBackend, bench, profile, ab };
+export const procedures = { env, layerCase, fullNet, halfFloat, contextLoss, autoBackend, bench, profile };
 export type Procedures = typeof procedures;
