@@ -1,5 +1,7 @@
 // A network on the CPU backend: every buffer for up to `capacity` images is allocated here, once,
-// so forward and backward passes allocate nothing.
+// so forward and backward passes allocate nothing. Conv, pooling and dense layers run on the
+// TypeScript kernels of this folder, or on a KernelSet chosen at construction (the WebAssembly
+// SIMD kernels of src/engine/wasm), which then owns the buffers.
 import { size3, type NetworkInfo } from '../shapes.ts';
 import { activationBackward, activationForward } from './activation.ts';
 import {
@@ -16,6 +18,30 @@ import { denseBackward, denseForward } from './dense.ts';
 import { poolBackward, poolForward } from './pool.ts';
 import { softmaxBackward, softmaxForward } from './softmax.ts';
 
+/** A kernel set's instance for one network: its buffers and the layers it runs. */
+export interface NetworkKernels {
+  /** acts and grads as CpuNetwork exposes them, living in the kernel set's memory. */
+  readonly acts: Float32Array[];
+  readonly grads: Float32Array[];
+  /** Re-reads the parameters into the kernels' packed forms. */
+  repack(params: Float32Array): void;
+  /** Runs layer i on n images (acts[i] → acts[i + 1]); false if this layer is left to CpuNetwork. */
+  forward(i: number, n: number): boolean;
+  /**
+   * Layer i's backward as CpuNetwork.backward does it: dL/d(output) in grads[i + 1] (overwritten),
+   * parameter gradients added into paramGrads, dL/d(input) into grads[i] when wantInputGrad.
+   * False if this layer is left to CpuNetwork.
+   */
+  backward(i: number, n: number, paramGrads: Float32Array, wantInputGrad: boolean): boolean;
+}
+
+/** Kernels that can replace the TypeScript ones, e.g. loadWasmKernels() from src/engine/wasm. */
+export interface KernelSet {
+  readonly name: string;
+  /** Allocates the buffers of one network (sized for `capacity` images) and binds to them. */
+  bind(info: NetworkInfo, capacity: number, training: boolean): NetworkKernels;
+}
+
 export class CpuNetwork {
   /** acts[0] is the normalised input; acts[i + 1] is the output of layer i. */
   readonly acts: Float32Array[];
@@ -25,28 +51,39 @@ export class CpuNetwork {
   private readonly padded: (Float32Array | null)[];
   private readonly paddedGrad: (Float32Array | null)[] = [];
   private readonly argmax: (Int32Array | null)[];
+  /** The kernel set's instance, or null for the TypeScript kernels. */
+  private readonly bound: NetworkKernels | null;
 
   constructor(
     readonly info: NetworkInfo,
     public params: Float32Array,
     readonly capacity: number,
     readonly training = false,
+    /** Kernels for conv, pooling and dense layers; null: the TypeScript kernels of this folder. */
+    readonly kernels: KernelSet | null = null,
   ) {
     const cap = capacity;
-    this.acts = [new Float32Array(cap * size3(info.input)), ...info.layers.map((l) => new Float32Array(cap * size3(l.out)))];
-    this.plans = info.layers.map((l) => (l.kind === 'conv2d' ? createConv2dPlan(l) : null));
+    const bound = (this.bound = kernels ? kernels.bind(info, cap, training) : null);
+    this.acts = bound?.acts ?? [new Float32Array(cap * size3(info.input)), ...info.layers.map((l) => new Float32Array(cap * size3(l.out)))];
+    this.plans = info.layers.map((l) => (!bound && l.kind === 'conv2d' ? createConv2dPlan(l) : null));
     this.padded = this.plans.map((p) => (p?.padded ? new Float32Array(cap * paddedSize(p)) : null));
-    this.argmax = info.layers.map((l) => (training && l.kind === 'maxpool' ? new Int32Array(cap * size3(l.out)) : null));
+    this.argmax = info.layers.map((l) => (!bound && training && l.kind === 'maxpool' ? new Int32Array(cap * size3(l.out)) : null));
     if (training) {
-      this.grads = this.acts.map((a) => new Float32Array(a.length));
+      this.grads = bound?.grads ?? this.acts.map((a) => new Float32Array(a.length));
       this.paddedGrad = this.plans.map((p) => (p?.padded ? new Float32Array(cap * paddedSize(p)) : null));
     }
     this.repack();
   }
 
+  /** Name of the kernels in use: 'typescript' or the kernel set's name. */
+  get kernelName(): string {
+    return this.kernels?.name ?? 'typescript';
+  }
+
   /** Re-reads the parameters into the packed per-layer forms; call after the parameters change. */
   repack(): void {
-    this.plans.forEach((p) => p && packConv2dWeights(p, this.params));
+    if (this.bound) this.bound.repack(this.params);
+    else this.plans.forEach((p) => p && packConv2dWeights(p, this.params));
   }
 
   /** Normalises n images of bytes (NHWC) into the input buffer: (byte − mean[c]) / std[c]. */
@@ -68,6 +105,7 @@ export class CpuNetwork {
     if (n > this.capacity) throw new RangeError(`batch of ${n} exceeds this network's capacity of ${this.capacity}`);
     const { layers } = this.info;
     for (let i = 0; i < upTo; i++) {
+      if (this.bound?.forward(i, n)) continue;
       const l = layers[i];
       const x = this.acts[i];
       const y = this.acts[i + 1];
@@ -115,6 +153,7 @@ export class CpuNetwork {
       const y = this.acts[i + 1];
       const dy = this.grads[i + 1];
       const dx = i > stopAt || wantInputGrad ? this.grads[i] : null;
+      if (this.bound?.backward(i, n, paramGrads, dx !== null)) continue;
       switch (l.kind) {
         case 'conv2d': {
           activationBackward(l.activation, y, dy, 0, n * size3(l.out));
