@@ -103,6 +103,23 @@ function modelPath(o: Record<string, unknown>): string {
   return typeof o.model === 'string' && o.model !== '' ? o.model : DEFAULT_MODEL;
 }
 
+/** --mean / --std: per-channel numbers separated by commas. */
+function channelNumbers(o: Record<string, unknown>, name: string): number[] | undefined {
+  const raw = o[name];
+  if (raw === undefined) return undefined;
+  const values = String(raw).split(',').map((v) => Number(v.trim()));
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) {
+    throw new UsageError(`--${name}: expected numbers separated by commas (one per channel), got ${JSON.stringify(raw)}`);
+  }
+  return values;
+}
+
+/** What a TF.js model.json cannot hold, from the command line. */
+function tfjsOptions(o: Record<string, unknown>) {
+  const labels = typeof o.labels === 'string' ? o.labels.split(',').map((s) => s.trim()) : undefined;
+  return { mean: channelNumbers(o, 'mean'), std: channelNumbers(o, 'std'), labels };
+}
+
 function readModel(o: Record<string, unknown>) {
   const path = modelPath(o);
   if (path === DEFAULT_MODEL && !existsSync(path)) {
@@ -110,7 +127,7 @@ function readModel(o: Record<string, unknown>) {
       `no --model given and the default model ${relative(process.cwd(), path) || path} does not exist yet; pass --model <file.cnn> or train one with \`cli train … --out public/models/default.cnn\``,
     );
   }
-  return { path, ...loadModelFile(path) };
+  return { path, ...loadModelFile(path, tfjsOptions(o)) };
 }
 
 function checkInput(info: NetworkInfo, ds: LoadedDataset, what: string): void {
@@ -483,6 +500,18 @@ function layerDetails(l: NetworkInfo['layers'][number]): string {
   }
 }
 
+function runConvert(o: Record<string, string | boolean | undefined>, io: CliIO): void {
+  const input = required(o, 'in', 'convert');
+  const out = required(o, 'out', 'convert');
+  const encodings = ['float32', 'float16', 'int8'] as const;
+  const encoding = (o.encoding ?? 'float32') as (typeof encodings)[number];
+  if (!encodings.includes(encoding)) throw new UsageError(`--encoding: expected float32, float16 or int8, got ${JSON.stringify(o.encoding)}`);
+  if (encoding !== 'float32' && modelFormatOf(out) !== 'cnn') throw new UsageError('--encoding: only .cnn files store float16 or int8 weights');
+  const { model, meta } = loadModelFile(input, tfjsOptions(o));
+  const bytes = saveModelFile(out, model, meta, { denseEncoding: encoding });
+  writeJson(io, { in: input, out, format: modelFormatOf(out), bytes, params: model.params.length, encoding });
+}
+
 function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): void {
   const { model, meta, format, path } = readModel(o);
   const info = validateModel(model.spec, model.params);
@@ -552,7 +581,14 @@ function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): vo
 // ---------------------------------------------------------------------------------------------
 // Commands and main
 
-const MODEL_OPTION = `  --model <file>        model file (.cnn); default public/models/default.cnn`;
+const TFJS_FLAGS: Record<string, OptionSpec> = { mean: { type: 'string' }, std: { type: 'string' }, labels: { type: 'string' } };
+const TFJS_OPTIONS = `  --mean M --std S      input normalisation for a TF.js model.json, per channel, e.g.
+                        --mean 0,0,0 --std 255,255,255 (the default: inputs scaled to 0–1;
+                        a model.json written by this tool records its own)
+  --labels L            class labels for a model.json, separated by commas`;
+const MODEL_OPTION = `  --model <file>        model file: .cnn, or a TF.js Layers model.json; default
+                        public/models/default.cnn
+${TFJS_OPTIONS}`;
 const DATA_OPTION = `  --data <folder>       dataset: images.u8 + labels.u8 + meta.json, or one sub-folder of
                         PNG/JPEG images per class (centre-cropped, resized to 32×32)
   --classes <list>      use only these classes (names or indices, comma-separated),
@@ -601,7 +637,7 @@ Progress per epoch goes to stderr; a JSON summary to stdout:
   eval: {
     summary: 'accuracy, per-class accuracy and confusion matrix of a model on a dataset',
     usage: 'eval [--model <model.cnn>] --data <dataset>',
-    options: { model: { type: 'string' }, data: { type: 'string' }, classes: { type: 'string' } },
+    options: { model: { type: 'string' }, ...TFJS_FLAGS, data: { type: 'string' }, classes: { type: 'string' } },
     help: `${MODEL_OPTION}
 ${DATA_OPTION}
 Dataset classes are matched to the model's labels by name (by position if no name matches).
@@ -612,7 +648,7 @@ Prints one JSON object: {"accuracy": 0–1, "count", "classes": model labels,
   predict: {
     summary: 'class probabilities for images',
     usage: 'predict [--model <model.cnn>] --images <file.u8|image.png|image.jpg>',
-    options: { model: { type: 'string' }, images: { type: 'string' } },
+    options: { model: { type: 'string' }, ...TFJS_FLAGS, images: { type: 'string' } },
     help: `${MODEL_OPTION}
   --images <file>       N×H×W×C bytes (NHWC, RGB, the model's input size), or one PNG/JPEG
                         image (centre-cropped and resized to the input size)
@@ -624,7 +660,7 @@ Prints one line per image: a JSON array of class probabilities in the model's la
     summary: "retrain the final dense layer on K examples per class; accuracy on the rest",
     usage: 'fewshot [--model <model.cnn>] --data <dataset> --shots K [--seed S] [--baseline pixels]',
     options: {
-      model: { type: 'string' },
+      model: { type: 'string' }, ...TFJS_FLAGS,
       data: { type: 'string' },
       classes: { type: 'string' },
       shots: { type: 'string' },
@@ -646,10 +682,28 @@ JSON object: {"method": "head"|"pixels", "accuracy", "perClassAccuracy", "shots"
   "classes", "trainCount", "augmentedCount", "testCount"} (+ "featureSize", "trainAccuracy")`,
     run: runFewshot,
   },
+  convert: {
+    summary: 'convert between .cnn files and TF.js Layers model.json',
+    usage: 'convert --in <model.cnn|model.json> --out <model.cnn|model.json> [--mean M --std S --labels L] [--encoding E]',
+    options: {
+      in: { type: 'string' },
+      out: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      labels: { type: 'string' },
+      encoding: { type: 'string' },
+    },
+    help: `  --in <file>           a .cnn file or a TF.js Layers model.json (its weight files beside it)
+  --out <file>          a .cnn file, or model.json (written with model.weights.bin beside it)
+${TFJS_OPTIONS}
+  --encoding E          dense weights in a .cnn output: float32 (default), float16 or int8
+Prints one JSON object: {"in", "out", "format", "bytes", "params", "encoding"}`,
+    run: runConvert,
+  },
   info: {
     summary: 'spec summary, parameters and multiply-adds per layer',
     usage: 'info [--model <model.cnn>] [--json]',
-    options: { model: { type: 'string' }, json: { type: 'boolean' } },
+    options: { model: { type: 'string' }, ...TFJS_FLAGS, json: { type: 'boolean' } },
     help: `${MODEL_OPTION}
   --json                one JSON object instead of text`,
     run: runInfo,

@@ -175,6 +175,30 @@ describe('cli', () => {
     expect(cifar.accuracy).toBeLessThan(1);
   });
 
+  it('convert: .cnn → TF.js model.json → .cnn keeps parameters bit-identical; model.json works as --model', async () => {
+    const json = join(tmp, 'tfjs', 'model.json');
+    const back = join(tmp, 'back.cnn');
+    const r1 = await cli('convert', '--in', model, '--out', json);
+    expect(r1.code).toBe(0);
+    expect(JSON.parse(r1.out)).toMatchObject({ format: 'tfjs-layers', out: json });
+    expect(existsSync(join(tmp, 'tfjs', 'model.weights.bin'))).toBe(true);
+    expect((await cli('convert', '--in', json, '--out', back)).code).toBe(0);
+    const a = decodeModel(new Uint8Array(readFileSync(model))).model;
+    const b = decodeModel(new Uint8Array(readFileSync(back))).model;
+    expect(Buffer.from(b.params.buffer, b.params.byteOffset, b.params.byteLength).equals(Buffer.from(a.params.buffer, a.params.byteOffset, a.params.byteLength))).toBe(true);
+    expect(b.spec).toEqual(a.spec);
+    const fromCnn = await cli('eval', '--model', model, '--data', data);
+    const fromJson = await cli('eval', '--model', json, '--data', data);
+    expect(JSON.parse(fromJson.out).accuracy).toBe(JSON.parse(fromCnn.out).accuracy);
+    // Normalisation given on the command line overrides what the file recorded.
+    const scaled = await cli('predict', '--model', json, '--mean', '0,0,0', '--std', '255,255,255', '--images', join(data, 'images.u8'));
+    const plain = await cli('predict', '--model', json, '--images', join(data, 'images.u8'));
+    expect(scaled.out).not.toBe(plain.out);
+    expectOneLineError(await cli('convert', '--in', model, '--out', json, '--encoding', 'int8'), 2, /only \.cnn files store float16 or int8/);
+    expectOneLineError(await cli('convert', '--in', join(tmp, 'missing.json'), '--out', back), 1, /missing\.json: no such model file/);
+    expectOneLineError(await cli('predict', '--model', json, '--mean', '1,x', '--images', join(data, 'images.u8')), 2, /--mean: expected numbers/);
+  });
+
   it('info: layers, parameters and multiply-adds, as text and JSON', async () => {
     const t = await cli('info', '--model', model);
     expect(t.code).toBe(0);
@@ -227,11 +251,11 @@ describe('cli', () => {
   it('--help lists the commands; <command> --help its options', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);
-    for (const c of ['train', 'eval', 'predict', 'fewshot', 'info']) expect(help.out).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['train', 'eval', 'predict', 'fewshot', 'convert', 'info']) expect(help.out).toMatch(new RegExp(`^  ${c} `, 'm'));
     const train = await cli('train', '--help');
     expect(train.code).toBe(0);
     expect(train.out).toMatch(/--weight-decay W/);
-    expectOneLineError(await cli(), 2, /no command given \(commands: train, eval, predict, fewshot, info; see --help\)/);
+    expectOneLineError(await cli(), 2, /no command given \(commands: train, eval, predict, fewshot, convert, info; see --help\)/);
   });
 
   it('as a process: one-line errors and exit codes 1 and 2', () => {
