@@ -2,20 +2,25 @@
 // Programs never compute texel coordinates themselves; they paste the GLSL fetch functions made
 // here and ask here for texture sizes.
 //
-// Activations [N, H, W, C] (NHWC) use 4 channels per texel. With S = ceil(C / 4) channel slices,
+// Activations [N, H, W, C] (NHWC) use 4 channels per texel. Each image is surrounded by a border
+// of zero texels, T rows above, B below, L pixels left and R right, as wide as the padding of the
+// conv layer that reads the tensor (see activationBorder), so convolutions read their padding
+// without bounds checks. With S = ceil(C / 4) channel slices and R_img = T + H + B rows per image,
 // element (n, y, x, c) is lane c % 4 of texel
-//     (tx, ty) = (x · S + c / 4, n · H + y)
-// so a texture is W·S texels wide and N·H texels tall: images are stacked vertically, and the
-// slices of one pixel are neighbours. Lanes past C in the last slice hold 0 (every program writes
-// them as 0), so consumers may read whole texels.
+//     (tx, ty) = ((x + L) · S + c / 4, n · R_img + T + y)
+// so a texture is (L + W + R)·S texels wide and N·R_img tall: images are stacked vertically, and
+// the slices of one pixel are neighbours. Programs write 0 in the border and in the lanes past C
+// of the last slice, so consumers may read whole texels.
 //
 // Input bytes [N, H, W, C ≤ 4] use the same layout with S = 1 in an unsigned-integer texture
-// (R8UI … RGBA8UI); the fetch function normalises them, (byte − mean[c]) / std[c].
+// (R8UI … RGBA8UI) whose border holds zero bytes; the fetch function normalises,
+// (byte − mean[c]) / std[c], so a border byte reads as −mean/std, which the conv reading the
+// bytes corrects for (programs/conv2d.ts).
 //
 // Weight matrices are `rows` rows of `rowTexels` texels each (programs decide what a row is). A
 // row longer than the maximum texture width is folded over `fold` texture rows:
 //     texel (row, k) is at (k % width, row · fold + k / width).
-import type { NetworkInfo, Shape3 } from '../shapes.ts';
+import type { LayerInfo, NetworkInfo, Shape3 } from '../shapes.ts';
 import { shapeText } from '../shapes.ts';
 
 /** A tensor too large for this GPU's textures; the session cannot run and the caller uses the CPU. */
@@ -23,15 +28,43 @@ export class WebglCapacityError extends Error {
   override name = 'WebglCapacityError';
 }
 
-export interface TensorLayout {
+/** Zero texels around each image: rows above and below, pixels left and right. */
+export interface Border {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+export const NO_BORDER: Border = { top: 0, bottom: 0, left: 0, right: 0 };
+
+/** What a program needs to read or write a tensor (independent of the batch capacity). */
+export interface TensorFormat {
   shape: Shape3;
+  border: Border;
+}
+
+export interface TensorLayout extends TensorFormat {
   /** Images the texture holds. */
   capacity: number;
   /** Channel slices of 4: ceil(C / 4). */
   slices: number;
-  /** Texture size in texels: W · S by N · H. */
+  /** Texel rows per image, border included. */
+  imageRows: number;
+  /** Texture size in texels: (L + W + R) · S by N · imageRows. */
   width: number;
   height: number;
+}
+
+const hasBorder = (b: Border): boolean => b.top + b.bottom + b.left + b.right > 0;
+
+/**
+ * The border of the tensor that `reader` reads: its padding for a padded conv2d (which then needs
+ * no bounds checks), else none (pools skip padded cells rather than reading zeros).
+ */
+export function activationBorder(reader: LayerInfo | undefined): Border {
+  if (reader?.kind !== 'conv2d') return NO_BORDER;
+  return { top: reader.padTop, bottom: reader.padBottom, left: reader.padLeft, right: reader.padRight };
 }
 
 export interface MatrixLayout {
@@ -45,20 +78,22 @@ export interface MatrixLayout {
 /** Where a program's input comes from: a float activation texture or the raw input bytes. */
 export type InputSource = { kind: 'float' } | { kind: 'bytes'; mean: Float32Array; invStd: Float32Array };
 
-export function tensorLayout(shape: Shape3, capacity: number, maxSize: number, what: string): TensorLayout {
+export function tensorLayout(format: TensorFormat, capacity: number, maxSize: number, what: string): TensorLayout {
+  const { shape, border } = format;
   const slices = Math.ceil(shape.c / 4);
-  const width = shape.w * slices;
-  const height = capacity * shape.h;
+  const imageRows = border.top + shape.h + border.bottom;
+  const width = (border.left + shape.w + border.right) * slices;
+  const height = capacity * imageRows;
   if (width > maxSize || height > maxSize) {
     throw new WebglCapacityError(
-      `${what}: ${capacity} × ${shapeText(shape)} needs a ${width}×${height} texture, above this GPU's limit of ${maxSize}`,
+      `${what}: ${capacity} × ${shapeText(shape)} (with its border) needs a ${width}×${height} texture, above this GPU's limit of ${maxSize}`,
     );
   }
-  return { shape, capacity, slices, width, height };
+  return { shape, border, capacity, slices, imageRows, width, height };
 }
 
-/** Texels (RGBA floats) per image in a layout: the rows of one image. */
-export const imageTexels = (l: TensorLayout): number => l.width * l.shape.h;
+/** Texels (RGBA floats) per image in a layout: the rows of one image, border included. */
+export const imageTexels = (l: TensorLayout): number => l.width * l.imageRows;
 
 export function matrixLayout(rows: number, rowTexels: number, maxSize: number, what: string): MatrixLayout {
   const width = Math.min(rowTexels, maxSize);
@@ -78,7 +113,11 @@ export function matrixTexelIndex(m: MatrixLayout, row: number, k: number): numbe
 
 /** The largest batch whose every activation texture fits, capped at `cap`. */
 export function batchCapacity(info: NetworkInfo, maxSize: number, cap: number): number {
-  const tallest = Math.max(info.input.h, ...info.layers.map((l) => l.out.h));
+  const rows = (shape: Shape3, reader: LayerInfo | undefined) => {
+    const b = activationBorder(reader);
+    return b.top + shape.h + b.bottom;
+  };
+  const tallest = Math.max(rows(info.input, info.layers[0]), ...info.layers.map((l, i) => rows(l.out, info.layers[i + 1])));
   return Math.max(1, Math.min(cap, Math.floor(maxSize / tallest)));
 }
 
@@ -95,14 +134,19 @@ export const glslVec4 = (v: ArrayLike<number>): string => `vec4(${[0, 1, 2, 3].m
 
 /**
  * GLSL for reading a tensor: `uniform <sampler> <sampler>;` and
- * `vec4 <fn>(int n, int y, int x, int s)` returning channels 4s..4s+3 of pixel (y, x) of image n
- * (no bounds checks: callers test y and x). Bytes are normalised; their padding lanes read 0.
+ * `vec4 <fn>(int n, int y, int x, int s)` returning channels 4s..4s+3 of pixel (y, x) of image n.
+ * y and x may reach into the border (reading zeros, or for bytes −mean/std); callers keep them
+ * inside it. Bytes are normalised; their padding lanes read 0.
  */
-export function glslTensorFetch(fn: string, sampler: string, shape: Shape3, source: InputSource): string {
+export function glslTensorFetch(fn: string, sampler: string, format: TensorFormat, source: InputSource): string {
+  const { shape, border } = format;
   const slices = Math.ceil(shape.c / 4);
+  const rows = border.top + shape.h + border.bottom;
+  const tx = slices === 1 ? `x + ${border.left}` : `(x + ${border.left}) * ${slices} + s`;
+  const ty = `n * ${rows} + y + ${border.top}`;
   if (source.kind === 'float') {
     return `uniform highp sampler2D ${sampler};
-vec4 ${fn}(int n, int y, int x, int s) { return texelFetch(${sampler}, ivec2(x * ${slices} + s, n * ${shape.h} + y), 0); }
+vec4 ${fn}(int n, int y, int x, int s) { return texelFetch(${sampler}, ivec2(${tx}, ${ty}), 0); }
 `;
   }
   if (shape.c > 4) throw new Error(`input bytes have ${shape.c} channels; at most 4 fit one texel`);
@@ -113,22 +157,31 @@ vec4 ${fn}(int n, int y, int x, int s) { return texelFetch(${sampler}, ivec2(x *
 const vec4 ${fn}Mean = ${glslVec4(mean)};
 const vec4 ${fn}InvStd = ${glslVec4(invStd)};
 vec4 ${fn}(int n, int y, int x, int s) {
-  return (vec4(texelFetch(${sampler}, ivec2(x, n * ${shape.h} + y), 0)) - ${fn}Mean) * ${fn}InvStd;
+  return (vec4(texelFetch(${sampler}, ivec2(${tx}, ${ty}), 0)) - ${fn}Mean) * ${fn}InvStd;
 }
 `;
 }
 
 /**
  * GLSL declaring `int n, y, x, s` (image, row, column, channel slice) of the output texel this
- * fragment writes, for an output of the given shape.
+ * fragment writes. Fragments in the border write 0 and return (whole 2×2 quads of border
+ * fragments cost almost nothing).
  */
-export function glslOutputCoords(shape: Shape3): string {
+export function glslOutputCoords(format: TensorFormat): string {
+  const { shape, border } = format;
   const slices = Math.ceil(shape.c / 4);
-  return `ivec2 p_ = ivec2(gl_FragCoord.xy);
-  int n = p_.y / ${shape.h};
-  int y = p_.y - n * ${shape.h};
-  int x = p_.x / ${slices};
-  int s = p_.x - x * ${slices};`;
+  const rows = border.top + shape.h + border.bottom;
+  const coords = `ivec2 p_ = ivec2(gl_FragCoord.xy);
+  int n = p_.y / ${rows};
+  int y = p_.y - n * ${rows} - ${border.top};
+  int x = p_.x / ${slices} - ${border.left};
+  int s = p_.x - (x + ${border.left}) * ${slices};`;
+  if (!hasBorder(border)) return coords;
+  return `${coords}
+  if (y < 0 || y >= ${shape.h} || x < 0 || x >= ${shape.w}) {
+    result = vec4(0.0);
+    return;
+  }`;
 }
 
 /** GLSL `vec4 <fn>(int s)`: 1 for the lanes of slice s that are real channels of a C-channel tensor, else 0. */
@@ -148,21 +201,24 @@ vec4 ${fn}(int row, int k) { return texelFetch(${sampler}, ${at}, 0); }
 }
 
 /**
- * Copies `count` images of read-back texels (rows of layout.width RGBA texels, image after image)
- * into `out` as NHWC floats starting at out[outOffset].
+ * Copies `count` images of read-back texels (rows of layout.width RGBA texels, image after image,
+ * borders included) into `out` as NHWC floats starting at out[outOffset].
  */
 export function unpackTensor(layout: TensorLayout, texels: Float32Array, count: number, out: Float32Array, outOffset = 0): void {
   const { h, w, c } = layout.shape;
-  const { slices, width } = layout;
-  if (c === slices * 4) {
+  const { slices, width, border, imageRows } = layout;
+  if (c === slices * 4 && !hasBorder(border)) {
     out.set(texels.subarray(0, count * h * w * c), outOffset);
     return;
   }
   let o = outOffset;
-  for (let row = 0; row < count * h; row++) {
-    for (let x = 0; x < w; x++) {
-      const t = (row * width + x * slices) * 4;
-      for (let ch = 0; ch < c; ch++) out[o++] = texels[t + ch];
+  for (let img = 0; img < count; img++) {
+    for (let y = 0; y < h; y++) {
+      const row = img * imageRows + border.top + y;
+      for (let x = 0; x < w; x++) {
+        const t = (row * width + (x + border.left) * slices) * 4;
+        for (let ch = 0; ch < c; ch++) out[o++] = texels[t + ch];
+      }
     }
   }
 }

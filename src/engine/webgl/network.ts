@@ -5,10 +5,26 @@
 // whole object: the session builds a new one after the restore.
 import { size3, type Conv2dInfo, type DenseInfo, type NetworkInfo } from '../shapes.ts';
 import type { GpuContext } from './context.ts';
-import { imageTexels, tensorLayout, type InputSource, type MatrixLayout, type TensorLayout } from './layout.ts';
-import type { GpuProgram } from './program.ts';
+import {
+  activationBorder,
+  imageTexels,
+  NO_BORDER,
+  tensorLayout,
+  type InputSource,
+  type MatrixLayout,
+  type TensorFormat,
+  type TensorLayout,
+} from './layout.ts';
+import type { GpuProgram, ProgramIO } from './program.ts';
 import { ActivationProgram } from './programs/activation.ts';
-import { Conv2dProgram, canFusePool, conv2dWeightLayout, packConv2dParams } from './programs/conv2d.ts';
+import {
+  Conv2dProgram,
+  canFusePool,
+  conv2dWeightLayout,
+  needsBiasMap,
+  packConv2dBiasMap,
+  packConv2dParams,
+} from './programs/conv2d.ts';
 import { DenseProgram, denseWeightLayout, packDenseParams } from './programs/dense.ts';
 import { PoolProgram } from './programs/pool.ts';
 import { SoftmaxProgram } from './programs/softmax.ts';
@@ -18,7 +34,11 @@ interface LayerParams {
   matrix: MatrixLayout;
   /** Packed texels (4 floats each), kept for setParams so updates allocate nothing. */
   weightTexels: Float32Array;
+  /** One row of CO4 texels, or a bias map of the conv output's size (programs/conv2d.ts). */
   biasTexels: Float32Array;
+  biasMap: boolean;
+  biasWidth: number;
+  biasHeight: number;
   weights: WebGLTexture;
   bias: WebGLTexture;
 }
@@ -64,25 +84,45 @@ export class GpuNetwork {
     this.gl = ctx.gl;
     this.runner = new ProgramRunner(ctx);
     this.byteSource = { kind: 'bytes', mean: info.mean, invStd: info.invStd };
-    this.params = info.layers.map((l) => {
+    this.params = info.layers.map((l, i) => {
       if (l.kind !== 'conv2d' && l.kind !== 'dense') return null;
       const matrix = l.kind === 'conv2d' ? conv2dWeightLayout(l, ctx.maxTextureSize) : denseWeightLayout(l, ctx.maxTextureSize);
-      const weightTexels = new Float32Array(matrix.width * matrix.height * 4);
-      const biasTexels = new Float32Array(Math.ceil(l.out.c / 4) * 4);
-      this.pack(l, params, matrix, weightTexels, biasTexels);
-      return {
+      const slices = Math.ceil(l.out.c / 4);
+      const map = l.kind === 'conv2d' && needsBiasMap(l, this.source(i));
+      const biasWidth = map ? tensorLayout({ shape: l.out, border: NO_BORDER }, 1, ctx.maxTextureSize, `conv2d "${l.name}" bias map`).width : slices;
+      const biasHeight = map ? l.out.h : 1;
+      const p: Omit<LayerParams, 'weights' | 'bias'> = {
         matrix,
-        weightTexels,
-        biasTexels,
-        weights: this.runner.createDataTexture(matrix.width, matrix.height, weightTexels),
-        bias: this.runner.createDataTexture(biasTexels.length / 4, 1, biasTexels),
+        weightTexels: new Float32Array(matrix.width * matrix.height * 4),
+        biasTexels: new Float32Array(biasWidth * biasHeight * 4),
+        biasMap: map,
+        biasWidth,
+        biasHeight,
+      };
+      this.pack(l, params, p);
+      return {
+        ...p,
+        weights: this.runner.createDataTexture(matrix.width, matrix.height, p.weightTexels),
+        bias: this.runner.createDataTexture(biasWidth, biasHeight, p.biasTexels),
       };
     });
   }
 
-  private pack(l: Conv2dInfo | DenseInfo, params: Float32Array, m: MatrixLayout, w: Float32Array, b: Float32Array): void {
-    if (l.kind === 'conv2d') packConv2dParams(l, params, m, w, b);
-    else packDenseParams(l, params, m, w, b);
+  /** Where layer i reads from: the input bytes for layer 0, else a float texture. */
+  private source(i: number): InputSource {
+    return i === 0 ? this.byteSource : { kind: 'float' };
+  }
+
+  /** Layout-independent format of activation i (0: the input), with the border its reader needs. */
+  private format(i: number): TensorFormat {
+    const { input, layers } = this.info;
+    return { shape: i === 0 ? input : layers[i - 1].out, border: activationBorder(layers[i]) };
+  }
+
+  private pack(l: Conv2dInfo | DenseInfo, params: Float32Array, p: Omit<LayerParams, 'weights' | 'bias'>): void {
+    if (l.kind === 'dense') return packDenseParams(l, params, p.matrix, p.weightTexels, p.biasTexels);
+    packConv2dParams(l, params, p.matrix, p.weightTexels, p.biasTexels);
+    if (p.biasMap) packConv2dBiasMap(l, params, this.info.mean, this.info.invStd, p.biasTexels);
   }
 
   /** Repacks and re-uploads every parameter texture (same spec, new values). */
@@ -90,9 +130,9 @@ export class GpuNetwork {
     this.info.layers.forEach((l, i) => {
       const p = this.params[i];
       if (!p || (l.kind !== 'conv2d' && l.kind !== 'dense')) return;
-      this.pack(l, params, p.matrix, p.weightTexels, p.biasTexels);
+      this.pack(l, params, p);
       this.runner.updateDataTexture(p.weights, p.matrix.width, p.matrix.height, p.weightTexels);
-      this.runner.updateDataTexture(p.bias, p.biasTexels.length / 4, 1, p.biasTexels);
+      this.runner.updateDataTexture(p.bias, p.biasWidth, p.biasHeight, p.biasTexels);
     });
   }
 
@@ -104,27 +144,28 @@ export class GpuNetwork {
     const { layers } = this.info;
     for (let i = 0; i < upTo; i++) {
       const l = layers[i];
-      const source: InputSource = i === 0 ? this.byteSource : { kind: 'float' };
       const next = layers[i + 1];
+      const io = (last: number): ProgramIO => ({ input: this.format(i), source: this.source(i), output: this.format(last + 1) });
       switch (l.kind) {
         case 'conv2d': {
           const pool = i + 1 < upTo && (next.kind === 'maxpool' || next.kind === 'avgpool') && canFusePool(next) ? next : null;
-          plan.push({ first: i, last: pool ? i + 1 : i, gpu: new Conv2dProgram(l, source, this.params[i]!.matrix, pool) });
-          if (pool) i++;
+          const last = pool ? i + 1 : i;
+          plan.push({ first: i, last, gpu: new Conv2dProgram(l, io(last), this.params[i]!.matrix, pool) });
+          i = last;
           break;
         }
         case 'maxpool':
         case 'avgpool':
-          plan.push({ first: i, last: i, gpu: new PoolProgram(l, source) });
+          plan.push({ first: i, last: i, gpu: new PoolProgram(l, io(i)) });
           break;
         case 'dense':
-          plan.push({ first: i, last: i, gpu: new DenseProgram(l, source, this.params[i]!.matrix) });
+          plan.push({ first: i, last: i, gpu: new DenseProgram(l, io(i), this.params[i]!.matrix) });
           break;
         case 'activation':
-          plan.push({ first: i, last: i, gpu: new ActivationProgram(l, source) });
+          plan.push({ first: i, last: i, gpu: new ActivationProgram(l, io(i)) });
           break;
         case 'softmax':
-          plan.push({ first: i, last: i, gpu: new SoftmaxProgram(l, source) });
+          plan.push({ first: i, last: i, gpu: new SoftmaxProgram(l, io(i)) });
           break;
       }
     }
@@ -141,7 +182,7 @@ export class GpuNetwork {
     let st = this.stages.get(capacity);
     if (st) return st;
     const max = this.ctx.maxTextureSize;
-    const inputLayout = tensorLayout(this.info.input, capacity, max, 'input');
+    const inputLayout = tensorLayout(this.format(0), capacity, max, 'input');
     st = {
       capacity,
       inputLayout,
@@ -162,10 +203,8 @@ export class GpuNetwork {
     const draws = this.passes(upTo).map((p) => {
       const program = this.runner.get(p.gpu);
       const out = p.last + 1;
-      const target = (st.targets[out] ??= this.runner.createTarget(
-        tensorLayout(layers[p.last].out, capacity, this.ctx.maxTextureSize, `${layers[p.last].kind} "${layers[p.last].name}" output`),
-        p.gpu.name,
-      ));
+      const what = `${layers[p.last].kind} "${layers[p.last].name}" output`;
+      const target = (st.targets[out] ??= this.runner.createTarget(tensorLayout(this.format(out), capacity, this.ctx.maxTextureSize, what), what));
       const from = p.first === 0 ? st.input : st.targets[p.first]!.texture;
       const lp = this.params[p.first];
       return { program, inputs: lp ? [from, lp.weights, lp.bias] : [from], target };
@@ -179,11 +218,11 @@ export class GpuNetwork {
   /** Uploads `count` images (bytes from `offset`) and draws the plan; the result is in b.output. */
   draw(b: BoundPlan, bytes: Uint8Array, offset: number, count: number): void {
     const { stage } = b;
-    this.runner.uploadBytes(stage.input, stage.inputLayout, bytes, offset, count * this.info.input.h);
+    this.runner.uploadBytes(stage.input, stage.inputLayout, bytes, offset, count);
     this.runner.begin();
     for (let i = 0; i < b.draws.length; i++) {
       const d = b.draws[i];
-      this.runner.draw(d.program, d.inputs, d.target, count * d.target.layout.shape.h);
+      this.runner.draw(d.program, d.inputs, d.target, count * d.target.layout.imageRows);
     }
   }
 
@@ -195,7 +234,7 @@ export class GpuNetwork {
     const gl = this.gl;
     const out = b.output.layout;
     gl.bindFramebuffer(gl.FRAMEBUFFER, b.output.framebuffer);
-    gl.readPixels(0, 0, out.width, count * out.shape.h, gl.RGBA, gl.FLOAT, b.readback);
+    gl.readPixels(0, 0, out.width, count * out.imageRows, gl.RGBA, gl.FLOAT, b.readback);
   }
 
   run(b: BoundPlan, bytes: Uint8Array, offset: number, count: number): void {

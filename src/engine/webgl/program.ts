@@ -2,7 +2,7 @@
 // pixel of one image) per fragment, the samplers it reads in texture-unit order, and the shape it
 // writes. The runner compiles programs, caching by their source, and draws them.
 import type { Activation } from '../spec.ts';
-import type { Shape3 } from '../shapes.ts';
+import type { InputSource, TensorFormat } from './layout.ts';
 
 export interface GpuProgram {
   /** For error messages: the layer(s) this program computes. */
@@ -11,8 +11,15 @@ export interface GpuProgram {
   readonly source: string;
   /** Sampler uniforms, bound to texture units 0, 1, … in this order. */
   readonly samplers: readonly string[];
-  /** Shape of one output image. */
-  readonly output: Shape3;
+  /** Format of the output tensor (shape of one image, border). */
+  readonly output: TensorFormat;
+}
+
+/** The tensors a program reads and writes, as the network's plan lays them out. */
+export interface ProgramIO {
+  input: TensorFormat;
+  source: InputSource;
+  output: TensorFormat;
 }
 
 export const GLSL_HEADER = `#version 300 es

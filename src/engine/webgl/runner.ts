@@ -154,16 +154,28 @@ export class ProgramRunner {
     const f = BYTE_FORMATS[layout.shape.c];
     if (!f) throw new Error(`input bytes with ${layout.shape.c} channels do not fit one texel`);
     const tex = this.texture();
-    gl.texStorage2D(gl.TEXTURE_2D, 1, gl[f.internal], layout.width, layout.height);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl[f.internal], layout.width, layout.height); // WebGL zero-fills: the border
     return tex;
   }
 
-  /** Uploads `rows` texel rows of bytes (from byte `offset` of `bytes`) into a byte texture. */
-  uploadBytes(tex: WebGLTexture, layout: TensorLayout, bytes: Uint8Array, offset: number, rows: number): void {
+  /**
+   * Uploads `count` images of bytes (from byte `offset` of `bytes`, NHWC) into the interiors of a
+   * byte texture; its border keeps the zeros it was created with.
+   */
+  uploadBytes(tex: WebGLTexture, layout: TensorLayout, bytes: Uint8Array, offset: number, count: number): void {
     const gl = this.gl;
+    const { h, w, c } = layout.shape;
     gl.bindTexture(gl.TEXTURE_2D, tex);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, layout.width, rows, gl[BYTE_FORMATS[layout.shape.c]!.format], gl.UNSIGNED_BYTE, bytes, offset);
+    const format = gl[BYTE_FORMATS[c]!.format];
+    const { left, top } = layout.border;
+    if (left + top + layout.border.right + layout.border.bottom === 0) {
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, w, count * h, format, gl.UNSIGNED_BYTE, bytes, offset);
+      return;
+    }
+    for (let n = 0; n < count; n++) {
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, left, n * layout.imageRows + top, w, h, format, gl.UNSIGNED_BYTE, bytes, offset + n * h * w * c);
+    }
   }
 
   createTarget(layout: TensorLayout, what: string): RenderTarget {

@@ -1,7 +1,7 @@
 // An element-wise activation layer as a fragment shader: one fragment, 4 channels of one pixel.
 import type { ActivationInfo } from '../../shapes.ts';
-import { glslLaneMask, glslOutputCoords, glslTensorFetch, type InputSource } from '../layout.ts';
-import { GLSL_HEADER, glslActivation, type GpuProgram } from '../program.ts';
+import { glslLaneMask, glslOutputCoords, glslTensorFetch } from '../layout.ts';
+import { GLSL_HEADER, glslActivation, type GpuProgram, type ProgramIO } from '../program.ts';
 
 export class ActivationProgram implements GpuProgram {
   readonly name: string;
@@ -9,15 +9,15 @@ export class ActivationProgram implements GpuProgram {
   readonly samplers = ['X'] as const;
   readonly output;
 
-  constructor(info: ActivationInfo, input: InputSource) {
+  constructor(info: ActivationInfo, io: ProgramIO) {
     this.name = `activation "${info.name}"`;
-    this.output = info.out;
+    this.output = io.output;
     this.source = `${GLSL_HEADER}
-${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslTensorFetch('fetchX', 'X', io.input, io.source)}
 ${glslActivation(info.activation)}
 ${glslLaneMask('laneMask', info.out.c)}
 void main() {
-  ${glslOutputCoords(info.out)}
+  ${glslOutputCoords(io.output)}
   result = act(fetchX(n, y, x, s)) * laneMask(s);
 }
 `;

@@ -5,6 +5,11 @@
 // max of the 2×2 conv outputs (2y + dy, 2x + dx) after the activation, as pooling the CPU output
 // would).
 //
+// The input is read from a texture whose zero border is as wide as the padding (layout.ts), so the
+// loops have no bounds checks. When the input is the raw bytes, border bytes normalise to
+// −mean/std rather than 0; a bias map, bias + Σ over the taps that fall in the padding of
+// w · mean / std, per output position, cancels exactly that (packConv2dBiasMap).
+//
 // Weights: row s of the weight matrix holds, for every tap (ky, kx) and input slice c, the mat4
 // whose column j is w(ky, kx, 4c + j, 4s .. 4s + 3), i.e. texels
 //     k = ((ky · KW + kx) · CI4 + c) · 4 + j,
@@ -12,16 +17,18 @@
 // past CI or CO have zero weights. Biases: a 1-row texture, texel s = b(4s .. 4s + 3).
 import type { Conv2dInfo, PoolInfo } from '../../shapes.ts';
 import {
+  activationBorder,
   glslLaneMask,
   glslMatrixFetch,
   glslOutputCoords,
   glslTensorFetch,
   matrixLayout,
   matrixTexelIndex,
+  NO_BORDER,
   type InputSource,
   type MatrixLayout,
 } from '../layout.ts';
-import { GLSL_HEADER, glslActivation, type GpuProgram } from '../program.ts';
+import { GLSL_HEADER, glslActivation, type GpuProgram, type ProgramIO } from '../program.ts';
 
 export function conv2dWeightLayout(info: Conv2dInfo, maxSize: number): MatrixLayout {
   const ci4 = Math.ceil(info.in.c / 4);
@@ -50,6 +57,39 @@ export function packConv2dParams(info: Conv2dInfo, params: Float32Array, m: Matr
   if (info.biasOffset >= 0) bias.set(params.subarray(info.biasOffset, info.biasOffset + co));
 }
 
+/** Whether a conv reading input bytes needs a bias map: it pads, and border bytes are not 0 after normalising. */
+export const needsBiasMap = (info: Conv2dInfo, source: InputSource): boolean =>
+  source.kind === 'bytes' && info.padTop + info.padBottom + info.padLeft + info.padRight > 0;
+
+/**
+ * Bias map for a conv reading padded input bytes: texel (ox · CO4 + s, oy) holds
+ * b(co) + Σ over taps (ky, kx) in the padding, Σ_ci w(ky, kx, ci, co) · mean[ci] / std[ci], for
+ * co = 4s .. 4s + 3 (computed in double precision).
+ */
+export function packConv2dBiasMap(info: Conv2dInfo, params: Float32Array, mean: Float32Array, invStd: Float32Array, out: Float32Array): void {
+  const { kh, kw, sh, sw, padTop, padLeft } = info;
+  const { h, w, c: ci } = info.in;
+  const { h: oh, w: ow, c: co } = info.out;
+  const co4 = Math.ceil(co / 4);
+  out.fill(0);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      for (let o = 0; o < co; o++) {
+        let acc = info.biasOffset >= 0 ? params[info.biasOffset + o] : 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - padTop + ky;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - padLeft + kx;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) continue;
+            for (let i = 0; i < ci; i++) acc += params[info.paramOffset + ((ky * kw + kx) * ci + i) * co + o] * mean[i] * invStd[i];
+          }
+        }
+        out[((oy * ow + ox) * co4 + (o >> 2)) * 4 + (o & 3)] = acc;
+      }
+    }
+  }
+}
+
 /** Whether a pool layer can be fused into the conv before it: max, 2×2, stride 2, no padding. */
 export function canFusePool(pool: PoolInfo): boolean {
   return (
@@ -65,46 +105,67 @@ export class Conv2dProgram implements GpuProgram {
   readonly samplers = ['X', 'W', 'B'] as const;
   readonly output;
 
-  constructor(info: Conv2dInfo, input: InputSource, weights: MatrixLayout, pool: PoolInfo | null) {
+  constructor(info: Conv2dInfo, io: ProgramIO, weights: MatrixLayout, pool: PoolInfo | null) {
     if (pool && !canFusePool(pool)) throw new Error(`pool "${pool.name}" cannot be fused into conv2d "${info.name}"`);
+    const want = activationBorder(info);
+    const got = io.input.border;
+    if (got.top !== want.top || got.bottom !== want.bottom || got.left !== want.left || got.right !== want.right) {
+      throw new Error(`conv2d "${info.name}": input border ${JSON.stringify(got)} differs from the padding ${JSON.stringify(want)}`);
+    }
     this.name = pool ? `conv2d "${info.name}" + maxpool "${pool.name}"` : `conv2d "${info.name}"`;
-    this.output = pool ? pool.out : info.out;
-    const { kh, kw, sh, sw, padTop, padLeft } = info;
+    this.output = io.output;
     const ci4 = Math.ceil(info.in.c / 4);
+    const biasMap = needsBiasMap(info, io.source);
+    // Bias of conv output (oy, ox): the layer's bias texture, or the bias map (layout above).
+    const bias = biasMap
+      ? glslTensorFetch('fetchB', 'B', { shape: info.out, border: NO_BORDER }, { kind: 'float' }) +
+        'vec4 bias(int oy, int ox, int s) { return fetchB(0, oy, ox, s); }\n'
+      : 'uniform highp sampler2D B;\nvec4 bias(int oy, int ox, int s) { return texelFetch(B, ivec2(s, 0), 0); }\n';
     const decl = `${GLSL_HEADER}
-${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslTensorFetch('fetchX', 'X', io.input, io.source)}
 ${glslMatrixFetch('fetchW', 'W', weights)}
-uniform highp sampler2D B;
+${bias}
 ${glslActivation(info.activation)}
-${glslLaneMask('laneMask', this.output.c)}
-const int IH = ${info.in.h}, IW = ${info.in.w}, CI4 = ${ci4}, KH = ${kh}, KW = ${kw};
-mat4 weight(int s, int k) { return mat4(fetchW(s, k), fetchW(s, k + 1), fetchW(s, k + 2), fetchW(s, k + 3)); }
-vec4 tap(bool rowOk, int n, int iy, int ix, int c) {
-  return (rowOk && ix >= 0 && ix < IW) ? fetchX(n, iy, ix, c) : vec4(0.0);
-}
+${glslLaneMask('laneMask', io.output.shape.c)}
+const int CI4 = ${ci4}, KH = ${info.kh}, KW = ${info.kw};
+${weightFunction(info.in.c)}
 `;
-    const coords = glslOutputCoords(this.output);
-    this.source = decl + (pool ? fusedMain(coords, sh, sw, padTop, padLeft) : plainMain(coords, sh, sw, padTop, padLeft));
+    const coords = glslOutputCoords(io.output);
+    const lanes = (v: string) => inputLanes(info.in.c, v);
+    this.source = decl + (pool ? fusedMain(coords, info, lanes) : plainMain(coords, info, lanes));
   }
+}
+
+// With one input slice of C < 4 channels (an RGB input), the weight of a tap is a mat3x4 (C columns)
+// applied to x.xyz: a quarter fewer weight reads and multiply-adds than a mat4 with a zero column.
+const columns = (ci: number): number => (ci < 4 ? ci : 4);
+const WEIGHT_TYPES = ['', 'vec4', 'mat2x4', 'mat3x4', 'mat4'];
+
+function weightFunction(ci: number): string {
+  const cols = columns(ci);
+  const fetches = Array.from({ length: cols }, (_, j) => `fetchW(s, k${j ? ` + ${j}` : ''})`).join(', ');
+  return `${WEIGHT_TYPES[cols]} weight(int s, int k) { return ${WEIGHT_TYPES[cols]}(${fetches}); }`;
+}
+
+/** The lanes of input texel expression `v` that the weight columns multiply. */
+function inputLanes(ci: number, v: string): string {
+  const cols = columns(ci);
+  return cols === 4 ? v : `(${v}).${'xyz'.slice(0, cols)}`;
 }
 
 // One conv output per fragment. Loops run over taps, then input slices, whose texels and weights
 // are adjacent in their textures.
-function plainMain(coords: string, sh: number, sw: number, padTop: number, padLeft: number): string {
+function plainMain(coords: string, info: Conv2dInfo, x: (v: string) => string): string {
   return `void main() {
   ${coords}
-  vec4 acc = texelFetch(B, ivec2(s, 0), 0);
-  int iy0 = y * ${sh} - ${padTop};
-  int ix0 = x * ${sw} - ${padLeft};
+  vec4 acc = bias(y, x, s);
+  int iy0 = y * ${info.sh} - ${info.padTop};
+  int ix0 = x * ${info.sw} - ${info.padLeft};
   for (int ky = 0; ky < KH; ky++) {
-    int iy = iy0 + ky;
-    if (iy < 0 || iy >= IH) continue;
     for (int kx = 0; kx < KW; kx++) {
-      int ix = ix0 + kx;
-      if (ix < 0 || ix >= IW) continue;
       int k = (ky * KW + kx) * CI4 * 4;
       for (int c = 0; c < CI4; c++) {
-        acc += weight(s, k) * fetchX(n, iy, ix, c);
+        acc += weight(s, k) * ${x('fetchX(n, iy0 + ky, ix0 + kx, c)')};
         k += 4;
       }
     }
@@ -117,19 +178,21 @@ function plainMain(coords: string, sh: number, sw: number, padTop: number, padLe
 // Four conv outputs (2y + dy, 2x + dx) per fragment share each weight mat4. With stride 1 the
 // input columns slide: column kx + 1 read for dx = 1 is column kx for dx = 0 at the next tap, so a
 // tap costs 2 input reads instead of 4.
-function fusedMain(coords: string, sh: number, sw: number, padTop: number, padLeft: number): string {
+function fusedMain(coords: string, info: Conv2dInfo, x: (v: string) => string): string {
+  const w = `${WEIGHT_TYPES[columns(info.in.c)]} w = weight(s, k);`;
+  const { sh, sw } = info;
   const inner =
     sw === 1
       ? `    for (int c = 0; c < CI4; c++) {
-      vec4 p0 = tap(ok0, n, r0, ix0, c);
-      vec4 p1 = tap(ok1, n, r1, ix0, c);
+      vec4 p0 = fetchX(n, r0, ix0, c);
+      vec4 p1 = fetchX(n, r1, ix0, c);
       int k = (ky * KW * CI4 + c) * 4;
       for (int kx = 0; kx < KW; kx++) {
-        vec4 q0 = tap(ok0, n, r0, ix0 + kx + 1, c);
-        vec4 q1 = tap(ok1, n, r1, ix0 + kx + 1, c);
-        mat4 w = weight(s, k);
-        a00 += w * p0; a01 += w * q0;
-        a10 += w * p1; a11 += w * q1;
+        vec4 q0 = fetchX(n, r0, ix0 + kx + 1, c);
+        vec4 q1 = fetchX(n, r1, ix0 + kx + 1, c);
+        ${w}
+        a00 += w * ${x('p0')}; a01 += w * ${x('q0')};
+        a10 += w * ${x('p1')}; a11 += w * ${x('q1')};
         p0 = q0; p1 = q1;
         k += CI4 * 4;
       }
@@ -139,24 +202,21 @@ function fusedMain(coords: string, sh: number, sw: number, padTop: number, padLe
       int c1 = c0 + ${sw};
       int k = (ky * KW + kx) * CI4 * 4;
       for (int c = 0; c < CI4; c++) {
-        mat4 w = weight(s, k);
-        a00 += w * tap(ok0, n, r0, c0, c); a01 += w * tap(ok0, n, r0, c1, c);
-        a10 += w * tap(ok1, n, r1, c0, c); a11 += w * tap(ok1, n, r1, c1, c);
+        ${w}
+        a00 += w * ${x('fetchX(n, r0, c0, c)')}; a01 += w * ${x('fetchX(n, r0, c1, c)')};
+        a10 += w * ${x('fetchX(n, r1, c0, c)')}; a11 += w * ${x('fetchX(n, r1, c1, c)')};
         k += 4;
       }
     }`;
   return `void main() {
   ${coords}
-  vec4 bias = texelFetch(B, ivec2(s, 0), 0);
-  vec4 a00 = bias, a01 = bias, a10 = bias, a11 = bias;
-  int iy0 = 2 * y * ${sh} - ${padTop};
-  int ix0 = 2 * x * ${sw} - ${padLeft};
+  vec4 a00 = bias(2 * y, 2 * x, s), a01 = bias(2 * y, 2 * x + 1, s);
+  vec4 a10 = bias(2 * y + 1, 2 * x, s), a11 = bias(2 * y + 1, 2 * x + 1, s);
+  int iy0 = 2 * y * ${sh} - ${info.padTop};
+  int ix0 = 2 * x * ${sw} - ${info.padLeft};
   for (int ky = 0; ky < KH; ky++) {
     int r0 = iy0 + ky;
     int r1 = r0 + ${sh};
-    bool ok0 = r0 >= 0 && r0 < IH;
-    bool ok1 = r1 >= 0 && r1 < IH;
-    if (!ok0 && !ok1) continue;
 ${inner}
   }
   result = max(max(act(a00), act(a01)), max(act(a10), act(a11))) * laneMask(s);

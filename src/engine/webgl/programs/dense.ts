@@ -14,10 +14,9 @@ import {
   glslTensorFetch,
   matrixLayout,
   matrixTexelIndex,
-  type InputSource,
-  type MatrixLayout,
+    type MatrixLayout,
 } from '../layout.ts';
-import { GLSL_HEADER, glslActivation, type GpuProgram } from '../program.ts';
+import { GLSL_HEADER, glslActivation, type GpuProgram, type ProgramIO } from '../program.ts';
 
 export function denseWeightLayout(info: DenseInfo, maxSize: number): MatrixLayout {
   const { h, w, c } = info.in;
@@ -50,18 +49,18 @@ export class DenseProgram implements GpuProgram {
   readonly samplers = ['X', 'W', 'B'] as const;
   readonly output;
 
-  constructor(info: DenseInfo, input: InputSource, weights: MatrixLayout) {
+  constructor(info: DenseInfo, io: ProgramIO, weights: MatrixLayout) {
     this.name = `dense "${info.name}"`;
-    this.output = info.out;
+    this.output = io.output;
     const { h, w, c } = info.in;
     this.source = `${GLSL_HEADER}
-${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslTensorFetch('fetchX', 'X', io.input, io.source)}
 ${glslMatrixFetch('fetchW', 'W', weights)}
 uniform highp sampler2D B;
 ${glslActivation(info.activation)}
 ${glslLaneMask('laneMask', info.units)}
 void main() {
-  ${glslOutputCoords(info.out)}
+  ${glslOutputCoords(io.output)}
   vec4 acc = texelFetch(B, ivec2(s, 0), 0);
   int k = 0;
   for (int iy = 0; iy < ${h}; iy++) {

@@ -2,8 +2,8 @@
 // pixel. Padded cells are skipped: they never win a max and are not counted in an average, as on
 // the CPU and in TF.
 import type { PoolInfo } from '../../shapes.ts';
-import { glslLaneMask, glslOutputCoords, glslTensorFetch, type InputSource } from '../layout.ts';
-import { GLSL_HEADER, type GpuProgram } from '../program.ts';
+import { glslLaneMask, glslOutputCoords, glslTensorFetch } from '../layout.ts';
+import { GLSL_HEADER, type GpuProgram, type ProgramIO } from '../program.ts';
 
 export class PoolProgram implements GpuProgram {
   readonly name: string;
@@ -11,15 +11,15 @@ export class PoolProgram implements GpuProgram {
   readonly samplers = ['X'] as const;
   readonly output;
 
-  constructor(info: PoolInfo, input: InputSource) {
+  constructor(info: PoolInfo, io: ProgramIO) {
     this.name = `${info.kind} "${info.name}"`;
-    this.output = info.out;
+    this.output = io.output;
     const isMax = info.kind === 'maxpool';
     this.source = `${GLSL_HEADER}
-${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslTensorFetch('fetchX', 'X', io.input, io.source)}
 ${glslLaneMask('laneMask', info.out.c)}
 void main() {
-  ${glslOutputCoords(info.out)}
+  ${glslOutputCoords(io.output)}
   int iy0 = y * ${info.sh} - ${info.padTop};
   int ix0 = x * ${info.sw} - ${info.padLeft};
   int y0 = max(iy0, 0), y1 = min(iy0 + ${info.kh}, ${info.in.h});

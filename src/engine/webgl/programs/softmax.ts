@@ -2,8 +2,8 @@
 // fragment writes 4 channels of one pixel; it reads all C4 slices of its pixel for the max and the
 // sum, which is cheap for class-score sized C.
 import type { SoftmaxInfo } from '../../shapes.ts';
-import { glslLaneMask, glslOutputCoords, glslTensorFetch, type InputSource } from '../layout.ts';
-import { GLSL_HEADER, type GpuProgram } from '../program.ts';
+import { glslLaneMask, glslOutputCoords, glslTensorFetch } from '../layout.ts';
+import { GLSL_HEADER, type GpuProgram, type ProgramIO } from '../program.ts';
 
 export class SoftmaxProgram implements GpuProgram {
   readonly name: string;
@@ -11,16 +11,16 @@ export class SoftmaxProgram implements GpuProgram {
   readonly samplers = ['X'] as const;
   readonly output;
 
-  constructor(info: SoftmaxInfo, input: InputSource) {
+  constructor(info: SoftmaxInfo, io: ProgramIO) {
     this.name = `softmax "${info.name}"`;
-    this.output = info.out;
+    this.output = io.output;
     const slices = Math.ceil(info.out.c / 4);
     this.source = `${GLSL_HEADER}
-${glslTensorFetch('fetchX', 'X', info.in, input)}
+${glslTensorFetch('fetchX', 'X', io.input, io.source)}
 ${glslLaneMask('laneMask', info.out.c)}
 const float LOWEST = -3.4028234663852886e38;
 void main() {
-  ${glslOutputCoords(info.out)}
+  ${glslOutputCoords(io.output)}
   vec4 m4 = vec4(LOWEST);
   for (int c = 0; c < ${slices}; c++) m4 = max(m4, mix(vec4(LOWEST), fetchX(n, y, x, c), greaterThan(laneMask(c), vec4(0.5))));
   float m = max(max(m4.x, m4.y), max(m4.z, m4.w));
