@@ -83,7 +83,9 @@ export function padInput(plan: Conv2dPlan, x: Float32Array, xp: Float32Array, n:
     }
     const left = info.padLeft * c;
     xp.fill(0, d, d + left);
-    xp.set(x.subarray(src0 + iy * w * c, src0 + (iy + 1) * w * c), d + left);
+    // A plain loop rather than set(subarray(...)): no view objects on the per-frame path.
+    const s = src0 + iy * w * c;
+    for (let i = 0; i < w * c; i++) xp[d + left + i] = x[s + i];
     xp.fill(0, d + left + w * c, d + rowFloats);
   }
 }

@@ -126,7 +126,7 @@ export class CpuNetwork {
           break;
         case 'activation': {
           const count = n * size3(l.out);
-          y.set(x.subarray(0, count));
+          for (let k = 0; k < count; k++) y[k] = x[k];
           activationForward(l.activation, y, 0, count);
           break;
         }
