@@ -1,6 +1,6 @@
 // Trains the app's default network on ../shared/data/cifar10-4k with the project's own engine,
 // deterministically from its seed. Usage (see README, "Default model"):
-//   npm run train:default -- [--arch classic|wide] [--epochs 60] [--classes 0,1,2,3,4] [--out public/models/default.cnn]
+//   npm run train:default -- [--arch wide|classic] [--epochs 40] [--classes 0,1,2,3,4] [--out public/models/default.cnn]
 // With --classes, pretrains on those classes only (used to measure transfer to the others).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -12,10 +12,10 @@ import { ParallelTrainer, sharedParams } from '../src/node/parallel-trainer.ts';
 
 const { values } = parseArgs({
   options: {
-    arch: { type: 'string', default: 'classic' },
-    epochs: { type: 'string', default: '60' },
+    arch: { type: 'string', default: 'wide' },
+    epochs: { type: 'string', default: '40' },
     batch: { type: 'string', default: '32' },
-    lr: { type: 'string', default: '0.03' },
+    lr: { type: 'string', default: '0.02' },
     'weight-decay': { type: 'string', default: '0.0005' },
     seed: { type: 'string', default: '1' },
     classes: { type: 'string' },
