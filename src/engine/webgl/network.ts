@@ -25,7 +25,7 @@ import {
   packConv2dBiasMap,
   packConv2dParams,
 } from './programs/conv2d.ts';
-import { DenseProgram, denseWeightLayout, packDenseParams } from './programs/dense.ts';
+import { DenseProgram, canFuseSoftmax, denseWeightLayout, packDenseParams } from './programs/dense.ts';
 import { PoolProgram } from './programs/pool.ts';
 import { SoftmaxProgram } from './programs/softmax.ts';
 import { ProgramRunner, type CompiledProgram, type RenderTarget } from './runner.ts';
@@ -136,7 +136,7 @@ export class GpuNetwork {
     });
   }
 
-  /** The passes computing layers [0, upTo): conv + following 2×2 max pool fused unless upTo splits them. */
+  /** The passes computing layers [0, upTo), fused where possible unless upTo splits a pair. */
   passes(upTo: number): PassSpec[] {
     let plan = this.plans.get(upTo);
     if (plan) return plan;
@@ -158,9 +158,13 @@ export class GpuNetwork {
         case 'avgpool':
           plan.push({ first: i, last: i, gpu: new PoolProgram(l, io(i)) });
           break;
-        case 'dense':
-          plan.push({ first: i, last: i, gpu: new DenseProgram(l, io(i), this.params[i]!.matrix) });
+        case 'dense': {
+          const softmax = i + 1 < upTo && next.kind === 'softmax' && canFuseSoftmax(l) ? next : null;
+          const last = softmax ? i + 1 : i;
+          plan.push({ first: i, last, gpu: new DenseProgram(l, io(last), this.params[i]!.matrix, softmax) });
+          i = last;
           break;
+        }
         case 'activation':
           plan.push({ first: i, last: i, gpu: new ActivationProgram(l, io(i)) });
           break;

@@ -70,6 +70,10 @@ export const LAYER_CASES: LayerCase[] = [
   make([1, 1, 7], [{ kind: 'dense', units: 5, activation: 'relu' }]),
   make([3, 3, 3], [{ kind: 'dense', units: 13, activation: 'sigmoid' }], true),
   make([2, 2, 6], [{ kind: 'dense', units: 4, activation: 'tanh', bias: false }]),
+  // dense + softmax (fused on WebGL up to 32 units) and a dense too large to fuse
+  make([4, 4, 20], [{ kind: 'dense', units: 10 }, { kind: 'softmax' }]),
+  make([2, 3, 4], [{ kind: 'dense', units: 7, activation: 'relu' }, { kind: 'softmax' }], true),
+  make([2, 2, 9], [{ kind: 'dense', units: 40 }, { kind: 'softmax' }]),
   // activation
   make([5, 5, 6], [{ kind: 'activation', activation: 'relu' }]),
   make([5, 5, 6], [{ kind: 'activation', activation: 'sigmoid' }]),

@@ -374,24 +374,25 @@ async function bench(args: { iterations: number }): Promise<Record<string, unkno
 }
 
 /** Time of each pass of the classic net alone (draw + 1-pixel read), median over `iterations`. */
-async function profile(args: { iterations: number }): Promise<{ name: string; median: number; min: number }[]> {
+async function profile(args: { iterations: number; batch?: number }): Promise<{ name: string; median: number; min: number }[]> {
   const spec = classicCifarSpec();
   const model = { spec, params: testParams(spec, 11) };
   const gl = await createWebglSession(model);
   const net = gl.network!;
   const ctx = net.ctx.gl;
-  const b = net.bind(spec.layers.length, 1);
-  const img = randomBytes(size3(gl.info.input), 1);
-  net.run(b, img, 0, 1);
+  const count = args.batch ?? 1;
+  const b = net.bind(spec.layers.length, count);
+  const img = randomBytes(count * size3(gl.info.input), 1);
+  net.run(b, img, 0, count);
   const px = new Float32Array(4);
   const result = b.draws.map((d) => {
     const times: number[] = [];
     for (let i = 0; i < args.iterations; i++) {
       const t = performance.now();
       net.runner.begin();
-      net.runner.draw(d.program, d.inputs, d.target, d.target.layout.shape.h);
+      net.runner.draw(d.program, d.inputs, d.target, count * d.target.layout.shape.h);
       ctx.readPixels(0, 0, 1, 1, ctx.RGBA, ctx.FLOAT, px);
-      times.push(performance.now() - t);
+      times.push((performance.now() - t) / count);
     }
     const st = stats(times);
     return { name: d.program.gpu.name, median: st.median, min: st.min };
