@@ -1,5 +1,6 @@
-// Inference benchmark: the classic CIFAR network on this engine's CPU backend against TF.js
-// (tfjs-backend-cpu and tfjs-backend-wasm) in one process, on the same weights and images.
+// Inference benchmark: the classic CIFAR network on this engine's CPU backend (TypeScript kernels,
+// "engine", and WebAssembly SIMD kernels, "engine-wasm") against TF.js (tfjs-backend-cpu and
+// tfjs-backend-wasm) in one process, on the same weights and images.
 //
 //   npm run bench                      markdown table
 //   npm run bench -- --json            one JSON object
@@ -13,6 +14,9 @@
 //
 // Before timing, the outputs of all backends are compared on the same images; the run fails
 // (exit code 1) when any probability differs by more than 1e-4 between two backends.
+//
+// GFLOP/s count 2 flops per multiply-add of the conv and dense layers (model.macs) at the median
+// time; the yardstick is a probe of one core through WebAssembly (scripts/bench-peak.ts).
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +25,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { CpuSession } from '../src/engine/session.ts';
+import { loadWasmKernels } from '../src/engine/wasm/load.ts';
+import { measurePeak } from './bench-peak.ts';
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
 import { size3 } from '../src/engine/shapes.ts';
@@ -32,7 +38,7 @@ const IMAGES = 32;
 const BATCH = 32;
 const MAX_DIFF = 1e-4;
 
-type BackendId = 'engine' | 'tfjs-cpu' | 'tfjs-wasm';
+type BackendId = 'engine' | 'engine-wasm' | 'tfjs-cpu' | 'tfjs-wasm';
 
 interface Contestant {
   id: BackendId;
@@ -116,6 +122,7 @@ async function main(): Promise<number> {
   const spec = classicCifarSpec();
   const params = initParams(spec, SEED);
   const session = new CpuSession({ spec, params });
+  const wasmSession = new CpuSession({ spec, params }, await loadWasmKernels());
   const inSize = size3(session.info.input);
   const rng = new Random(SEED + 1);
   const images = Uint8Array.from({ length: IMAGES * inSize }, () => rng.int(256));
@@ -149,6 +156,12 @@ async function main(): Promise<number> {
       activate: async () => {},
       predictOne: (i) => session.predict(image(i)),
       predictBatch: () => session.predictBatch(images, BATCH),
+    },
+    {
+      id: 'engine-wasm',
+      activate: async () => {},
+      predictOne: (i) => wasmSession.predict(image(i)),
+      predictBatch: () => wasmSession.predictBatch(images, BATCH),
     },
     tfjsContestant('cpu'),
     tfjsContestant('wasm'),
@@ -191,14 +204,32 @@ async function main(): Promise<number> {
   log(`batch ${BATCH}: ${batchRounds} rounds × 2 batches per backend…`);
   const batched = await timeInterleaved(contestants, batchRounds, 2, (c) => c.predictBatch());
   const loadAfter = os.loadavg()[0];
+  log('peak probe…');
+  const peak = await measurePeak();
 
   const results = Object.fromEntries(
     contestants.map((c) => {
       const s = stats(single.get(c.id)!);
       const b = stats(batched.get(c.id)!);
-      return [c.id, { ...s, batch_median_ms: b.median_ms, batch_samples: b.samples, images_per_s: (BATCH * 1000) / b.median_ms }];
+      const gflops = (2 * session.info.macs) / (s.median_ms * 1e6);
+      const batchGflops = (2 * session.info.macs * BATCH) / (b.median_ms * 1e6);
+      return [
+        c.id,
+        {
+          ...s,
+          batch_median_ms: b.median_ms,
+          batch_samples: b.samples,
+          images_per_s: (BATCH * 1000) / b.median_ms,
+          gflops,
+          batch_gflops: batchGflops,
+          fraction_of_simd_peak: gflops / peak.simd_mul_add_gflops,
+        },
+      ];
     }),
-  ) as Record<BackendId, Stats & { batch_median_ms: number; batch_samples: number; images_per_s: number }>;
+  ) as Record<
+    BackendId,
+    Stats & { batch_median_ms: number; batch_samples: number; images_per_s: number; gflops: number; batch_gflops: number; fraction_of_simd_peak: number }
+  >;
   const speedup = (id: BackendId, over: BackendId) => results[over].median_ms / results[id].median_ms;
 
   const report = {
@@ -217,6 +248,7 @@ async function main(): Promise<number> {
       tfjs: tf.version_core,
       wasm_simd: wasmSimd,
       wasm_threads: wasmThreads,
+      peak,
     },
     settings: { rounds, block, batch: BATCH, batch_rounds: batchRounds },
     backends: Object.fromEntries(
@@ -244,15 +276,18 @@ async function main(): Promise<number> {
         `(wasm SIMD ${wasmSimd ? 'on' : 'off'}, threads ${wasmThreads ? 'on' : 'off'}), ` +
         `load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.`,
       '',
-      `| backend | batch 1 median (ms) | batch 1 p95 (ms) | speed-up vs tfjs-cpu | speed-up vs tfjs-wasm | batch ${BATCH} (images/s) |`,
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      `| backend | batch 1 median (ms) | batch 1 p95 (ms) | speed-up vs tfjs-cpu | speed-up vs tfjs-wasm | batch ${BATCH} (images/s) | GFLOP/s batch 1 / ${BATCH} |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...contestants.map((c) => {
         const r = results[c.id];
-        return `| ${c.id} | ${fmt(r.median_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${fmt(speedup(c.id, 'tfjs-cpu'), 2)}× | ${fmt(speedup(c.id, 'tfjs-wasm'), 2)}× | ${fmt(r.images_per_s, 0)} |`;
+        return `| ${c.id} | ${fmt(r.median_ms, 3)} | ${fmt(r.p95_ms, 3)} | ${fmt(speedup(c.id, 'tfjs-cpu'), 2)}× | ${fmt(speedup(c.id, 'tfjs-wasm'), 2)}× | ${fmt(r.images_per_s, 0)} | ${fmt(r.gflops, 1)} / ${fmt(r.batch_gflops, 1)} |`;
       }),
       '',
       `Batch 1: ${rounds * block} timed predictions per backend (${rounds} interleaved rounds of ${block}); ` +
         `batch ${BATCH}: ${batchRounds * 2} timed batches per backend.`,
+      `One core through WebAssembly: clock ≈ ${fmt(peak.clock_ghz, 2)} GHz, f32x4 mul+add probe ${fmt(peak.simd_mul_add_gflops, 1)} GFLOP/s ` +
+        `(1 mul + 1 add per cycle would be ${fmt(peak.one_pair_per_cycle_gflops, 1)}); engine-wasm batch 1 reaches ` +
+        `${fmt(100 * results['engine-wasm'].fraction_of_simd_peak, 0)} % of the probe.`,
       `Outputs agree: largest |difference| between probabilities ${maxDiff.toExponential(2)} (${worstPair}), ` +
         `limit ${MAX_DIFF.toExponential(0)}: ${maxDiff <= MAX_DIFF ? 'ok' : 'FAILED'}.`,
     ];

@@ -1,8 +1,9 @@
 // Inference sessions: batch-1 prediction with every buffer allocated at load, plus batched
 // prediction and feature extraction for many images.
-import { CpuNetwork } from './cpu/network.ts';
+import { CpuNetwork, type KernelSet } from './cpu/network.ts';
 import { size3, validateModel, type NetworkInfo } from './shapes.ts';
 import type { Model } from './spec.ts';
+import { createCpuKernels } from './wasm/load.ts';
 
 export type BackendName = 'cpu' | 'webgl';
 
@@ -33,11 +34,25 @@ export class CpuSession implements InferenceSession {
   private readonly output: Float32Array;
   private readonly inputSize: number;
 
-  constructor(model: Model) {
+  /** `kernels`: null runs the TypeScript kernels; CpuSession.create picks the fastest available. */
+  constructor(
+    model: Model,
+    readonly kernels: KernelSet | null = null,
+  ) {
     this.info = validateModel(model.spec, model.params);
-    this.single = new CpuNetwork(this.info, model.params, 1);
+    this.single = new CpuNetwork(this.info, model.params, 1, false, kernels);
     this.inputSize = size3(this.info.input);
     this.output = this.single.acts[this.info.layers.length].subarray(0, size3(this.info.output));
+  }
+
+  /** A session on WebAssembly SIMD kernels where they load, else on the TypeScript kernels. */
+  static async create(model: Model): Promise<CpuSession> {
+    return new CpuSession(model, await createCpuKernels());
+  }
+
+  /** 'wasm-simd' or 'typescript'. */
+  get kernelName(): string {
+    return this.single.kernelName;
   }
 
   predict(bytes: Uint8Array): Float32Array {
@@ -59,7 +74,7 @@ export class CpuSession implements InferenceSession {
     }
     const size = upTo === 0 ? this.inputSize : size3(layers[upTo - 1].out);
     const out = new Float32Array(n * size);
-    this.batched ??= new CpuNetwork(this.info, this.single.params, Math.min(BATCH, Math.max(n, 1)));
+    this.batched ??= new CpuNetwork(this.info, this.single.params, Math.min(BATCH, Math.max(n, 1)), false, this.kernels);
     const net = this.batched;
     for (let start = 0; start < n; start += net.capacity) {
       const count = Math.min(net.capacity, n - start);

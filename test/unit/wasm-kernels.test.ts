@@ -1,7 +1,7 @@
 // The WebAssembly SIMD kernels against the TypeScript kernels and the plain float64 reference, on
 // the shared table of single-layer cases (layer-cases.ts) plus shapes that reach every SIMD code
-// path (tiles of 8 and 4 output channels, 4-pixel and 1-pixel tails, C mod 4 ≠ 0), and on the
-// classic CIFAR network. Backward passes must equal the TypeScript backward, which layers.test.ts
+// path (tiles of 8 and 4 output channels, 4-pixel and 1-pixel tails, C mod 4 ≠ 0, input gradients
+// as a rotated convolution for stride 1 and scattered otherwise), and on the classic CIFAR network. Backward passes must equal the TypeScript backward, which layers.test.ts
 // checks against central finite differences.
 import { describe, expect, it, vi } from 'vitest';
 import { CpuNetwork, type KernelSet } from '../../src/engine/cpu/network.ts';
@@ -21,6 +21,7 @@ const SIMD_CASES: Case[] = [
   ['conv x=[7,11,6] k=3 s=1 p=same f=13 (ow%4=3, CO=8+4+1)', [7, 11, 6], { kind: 'conv2d', name: 'c', filters: 13, kernel: 3, padding: 'same' }],
   ['conv x=[9,13,3] k=[2,3] s=2 p=valid f=10 tanh (4-pixel tiles, stride 2)', [9, 13, 3], { kind: 'conv2d', name: 'c', filters: 10, kernel: [2, 3], stride: 2, activation: 'tanh' }],
   ['conv x=[6,9,8] k=3 s=[1,2] p=[0,2,2,0] f=8 sigmoid no-bias', [6, 9, 8], { kind: 'conv2d', name: 'c', filters: 8, kernel: 3, stride: [1, 2], padding: [0, 2, 2, 0], activation: 'sigmoid', bias: false }],
+  ['conv x=[4,5,3] k=2 s=1 p=2 f=5 (padding ≥ kernel: scattered input gradient)', [4, 5, 3], { kind: 'conv2d', name: 'c', filters: 5, kernel: 2, padding: 2 }],
   ['conv x=[5,10,20] k=1 s=1 p=valid f=3 relu (1×1, R=20)', [5, 10, 20], { kind: 'conv2d', name: 'c', filters: 3, kernel: 1, activation: 'relu' }],
   ['maxpool x=[8,8,16] k=2 s=2 (classic pool)', [8, 8, 16], { kind: 'maxpool', name: 'p', size: 2 }],
   ['maxpool x=[7,9,6] k=3 s=2 p=same', [7, 9, 6], { kind: 'maxpool', name: 'p', size: 3, stride: 2, padding: 'same' }],

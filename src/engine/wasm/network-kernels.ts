@@ -21,7 +21,7 @@ export interface KernelExports {
 }
 
 const enum Conv {
-  X, XP, W, B, Y, H, WI, CI, HP, WP, PT, PL, KH, KW, SH, SW, OH, OW, CO, RELU, DZ, DXP, DX, WT, DW, DB, ACT, FIELDS,
+  X, XP, W, B, Y, H, WI, CI, HP, WP, PT, PL, KH, KW, SH, SW, OH, OW, CO, RELU, DZ, DXP, DX, WT, DW, DB, ACT, DZP, WR, ZB, FIELDS,
 }
 const enum Pool {
   X, Y, ARG, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL, MAX, DY, DX, FIELDS,
@@ -55,6 +55,7 @@ interface ConvLayer {
   w4: Float32Array;
   bias: Float32Array;
   wt: Float32Array | null;
+  wr: Float32Array | null;
   dw: Float32Array | null;
   db: Float32Array | null;
 }
@@ -105,8 +106,17 @@ export class WasmNetworkKernels implements NetworkKernels {
         const xp = padded ? lay.alloc(cap * hp * wp * l.in.c) : x;
         const w4 = lay.alloc(co4 * kk);
         const bias = lay.alloc(co4);
-        const dxp = training && padded ? lay.alloc(cap * hp * wp * l.in.c) : dx;
-        const wt = training ? lay.alloc(l.out.c * l.kh * roundUp4(r)) : 0;
+        // Stride 1 with at most KH − 1, KW − 1 padding: the input gradient is a convolution
+        // (dz padded into dzp, rotated weights wr); otherwise it is scattered through dxp and wt.
+        const rotated =
+          training && l.sh === 1 && l.sw === 1 && Math.max(l.padTop, l.padBottom) < l.kh && Math.max(l.padLeft, l.padRight) < l.kw;
+        const ci4 = roundUp4(l.in.c);
+        const dzp = rotated ? lay.alloc(cap * (l.in.h + l.kh - 1) * (l.in.w + l.kw - 1) * l.out.c) : 0;
+        const kRot = l.kh * l.kw * l.out.c; // K of the rotated convolution (CO input channels)
+        const wr = rotated ? lay.alloc(ci4 * kRot) : 0;
+        const zb = rotated ? lay.alloc(ci4) : 0;
+        const dxp = training && padded && !rotated ? lay.alloc(cap * hp * wp * l.in.c) : dx;
+        const wt = training && !rotated ? lay.alloc(l.out.c * l.kh * roundUp4(r)) : 0;
         const dw = training ? lay.alloc(kk * co4) : 0;
         const db = training ? lay.alloc(co4) : 0;
         const v = new Array<number>(Conv.FIELDS).fill(0);
@@ -115,7 +125,7 @@ export class WasmNetworkKernels implements NetworkKernels {
         v[Conv.PT] = l.padTop; v[Conv.PL] = l.padLeft; v[Conv.KH] = l.kh; v[Conv.KW] = l.kw; v[Conv.SH] = l.sh; v[Conv.SW] = l.sw;
         v[Conv.OH] = l.out.h; v[Conv.OW] = l.out.w; v[Conv.CO] = l.out.c; v[Conv.RELU] = l.activation === 'relu' ? 1 : 0;
         v[Conv.DZ] = dy; v[Conv.DXP] = dxp; v[Conv.DX] = dx; v[Conv.WT] = wt; v[Conv.DW] = dw; v[Conv.DB] = db;
-        v[Conv.ACT] = ACT_CODE[l.activation];
+        v[Conv.ACT] = ACT_CODE[l.activation]; v[Conv.DZP] = dzp; v[Conv.WR] = wr; v[Conv.ZB] = zb;
         fields.push({ desc, values: v });
         return (f32: View): Bound => ({
           kind: 'conv2d',
@@ -123,7 +133,8 @@ export class WasmNetworkKernels implements NetworkKernels {
           desc,
           w4: f32(w4, co4 * kk),
           bias: f32(bias, co4),
-          wt: training ? f32(wt, l.out.c * l.kh * roundUp4(r)) : null,
+          wt: wt ? f32(wt, l.out.c * l.kh * roundUp4(r)) : null,
+          wr: wr ? f32(wr, ci4 * kRot) : null,
           dw: training ? f32(dw, kk * co4) : null,
           db: training ? f32(db, co4) : null,
         });
@@ -236,31 +247,50 @@ export class WasmNetworkKernels implements NetworkKernels {
   }
 }
 
-/** w4 (see kernels.ts), bias padded to CO4 and, when training, the transposed wt. */
-function packConv(b: ConvLayer, params: Float32Array): void {
-  const l = b.info;
-  const co = l.out.c;
-  const r = l.kw * l.in.c;
-  const kk = l.kh * r;
-  const nv = roundUp4(co) / 4;
-  const w0 = l.paramOffset;
-  const { w4, bias, wt } = b;
-  for (let v = 0; v < nv; v += 2) {
-    const lanes = Math.min(2, nv - v) * 4;
+/**
+ * Packs a [K][CO] matrix given by get(k, co) into output-channel tiles for the conv kernels: tiles
+ * of 8 channels and a last one of 4 when CO4 is not a multiple of 8; the tile starting at channel
+ * c0 with L lanes holds dst[c0·K + k·L + q] = get(k, c0 + q), zero past CO.
+ */
+function packTiles(dst: Float32Array, kk: number, co: number, get: (k: number, c: number) => number): void {
+  const co4 = roundUp4(co);
+  for (let c0 = 0; c0 < co4; c0 += 8) {
+    const lanes = Math.min(8, co4 - c0);
     for (let k = 0; k < kk; k++) {
-      const dst = v * kk * 4 + k * lanes;
-      const src = w0 + k * co + v * 4;
-      for (let q = 0; q < lanes; q++) w4[dst + q] = v * 4 + q < co ? params[src + q] : 0;
+      const at = c0 * kk + k * lanes;
+      for (let q = 0; q < lanes; q++) dst[at + q] = c0 + q < co ? get(k, c0 + q) : 0;
     }
   }
+}
+
+/** w4, bias padded to CO4 and, when training, the rotated wr or the transposed wt (see kernels.ts). */
+function packConv(b: ConvLayer, params: Float32Array): void {
+  const l = b.info;
+  const { kh, kw } = l;
+  const ci = l.in.c;
+  const co = l.out.c;
+  const r = kw * ci;
+  const kk = kh * r;
+  const w0 = l.paramOffset;
+  const { w4, bias, wt, wr } = b;
+  packTiles(w4, kk, co, (k, c) => params[w0 + k * co + c]);
   bias.fill(0);
   if (l.biasOffset >= 0) bias.set(params.subarray(l.biasOffset, l.biasOffset + co));
+  if (wr) {
+    // k' = (ky'·KW + kx')·CO + o of the rotated kernel reads w(KH − 1 − ky', KW − 1 − kx', c, o).
+    packTiles(wr, kh * kw * co, ci, (k, c) => {
+      const o = k % co;
+      const kx = kw - 1 - (Math.floor(k / co) % kw);
+      const ky = kh - 1 - Math.floor(k / (co * kw));
+      return params[w0 + ((ky * kw + kx) * ci + c) * co + o];
+    });
+  }
   if (wt) {
     const r4 = roundUp4(r);
     wt.fill(0);
     for (let o = 0; o < co; o++) {
-      for (let ky = 0; ky < l.kh; ky++) {
-        for (let j = 0; j < r; j++) wt[(o * l.kh + ky) * r4 + j] = params[w0 + (ky * r + j) * co + o];
+      for (let ky = 0; ky < kh; ky++) {
+        for (let j = 0; j < r; j++) wt[(o * kh + ky) * r4 + j] = params[w0 + (ky * r + j) * co + o];
       }
     }
   }

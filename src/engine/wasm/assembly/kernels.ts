@@ -12,7 +12,9 @@
 //   output channels go in tiles of 8 (two f32x4) and, when CO4 is not a multiple of 8, a last
 //   tile of 4; the tile starting at channel 4v holds w4[4v·K + k·L + q] = w(k, 4v + q) for its
 //   L = 8 or 4 lanes q (zero past CO), so a tile reads L consecutive floats per k.
-// Transposed conv weights for the input gradient (R = KW·CI, R4 = R rounded up to 4):
+// Rotated conv weights for the input gradient of stride-1 layers, packed like w4 for a conv from
+//   CO to CI channels: wr = pack(w'), w'(ky, kx, co, ci) = w(KH − 1 − ky, KW − 1 − kx, ci, co).
+// Transposed conv weights for the input gradient of other layers (R = KW·CI, R4 = R rounded up to 4):
 //   wt[((co·KH + ky)·R4 + j] = w(ky, j / CI, j % CI, co), zero for j ≥ R.
 // Parameter gradients are written to padded scratch: dW[k·CO4 + co], db[co] (dense: [IN][U4]).
 
@@ -44,6 +46,9 @@ const CWT = 23; // transposed weights wt
 const CDW = 24; // dW scratch [K][CO4]
 const CDB = 25; // db scratch [CO4]
 const CACT = 26; // activation code: 0 linear, 1 relu, 2 sigmoid, 3 tanh
+const CDZP = 27; // stride-1 input gradient: zero-padded dz (0 when the scatter kernel is used)
+const CWR = 28; // rotated weights, packed as w4 with CI and CO swapped
+const CZB = 29; // CI4 zeros (bias of that convolution)
 
 // Pool descriptor fields.
 const PX = 0;
@@ -243,12 +248,14 @@ function tile1x4(p: usize, rowBytes: usize, kh: i32, r: i32, wq: usize, b: usize
 }
 
 export function conv2dForward(d: usize, n: i32): void {
-  const x = <usize>fld(d, CX), xp = <usize>fld(d, CXP), w4 = <usize>fld(d, CW), bias = <usize>fld(d, CB), y = <usize>fld(d, CY);
-  const h = fld(d, CH), wi = fld(d, CWI), ci = fld(d, CCI), hp = fld(d, CHP), wp = fld(d, CWP);
-  const kh = fld(d, CKH), kw = fld(d, CKW), sh = fld(d, CSH), sw = fld(d, CSW);
-  const oh = fld(d, COH), ow = fld(d, COW), co = fld(d, CCO);
-  const act = fld(d, CRELU) != 0;
-  if (xp != x) padInput(x, xp, n, h, wi, ci, hp, wp, fld(d, CPT), fld(d, CPL));
+  const x = <usize>fld(d, CX), xp = <usize>fld(d, CXP);
+  const ci = fld(d, CCI), hp = fld(d, CHP), wp = fld(d, CWP);
+  if (xp != x) padInput(x, xp, n, fld(d, CH), fld(d, CWI), ci, hp, wp, fld(d, CPT), fld(d, CPL));
+  convolve(xp, <usize>fld(d, CW), <usize>fld(d, CB), <usize>fld(d, CY), n, hp, wp, ci, fld(d, CKH), fld(d, CKW), fld(d, CSH), fld(d, CSW), fld(d, COH), fld(d, COW), fld(d, CCO), fld(d, CRELU) != 0);
+}
+
+/** y = act(bias + conv(xp, w4)) over an already padded input (see the packing above). */
+function convolve(xp: usize, w4: usize, bias: usize, y: usize, n: i32, hp: i32, wp: i32, ci: i32, kh: i32, kw: i32, sh: i32, sw: i32, oh: i32, ow: i32, co: i32, act: bool): void {
   const r = kw * ci;
   const kBytes = <usize>(kh * r) << 4; // one vector column of packed weights
   const rowBytes = <usize>(wp * ci) << 2;
@@ -314,8 +321,10 @@ export function activationBackward(act: i32, y: usize, dy: usize, count: i32): v
 //
 // dW(k, co) = Σ_pixels xpatch(pixel, k) · dz(pixel, co): per image, a tile of 4 k × 8 co sits in
 // registers while the pixels stream past (4 splatted inputs and 2 dz vectors per pixel).
-// dxpatch(pixel, j) = Σ_co dz(pixel, co) · wt(co, ky, j): 2 pixels × 16 j in registers, the
-// co loop innermost; each pixel's patch row is then added into the padded input gradient.
+// Stride 1: dx is a convolution of the padded dz with the rotated kernel (the forward kernels).
+// Other strides: dxpatch(pixel, j) = Σ_co dz(pixel, co) · wt(co, ky, j), 2 pixels × 16 j in
+// registers with the co loop innermost; each pixel's patch row is then added into the padded
+// input gradient.
 
 // dW tiles: 4 k (patch offsets o0..o3, in bytes) × 8 or 4 output channels, or 1 k × 8 or 4, summed
 // over the pixels of one image and added to dW rows dw0, dw0 + dwRow, … .
@@ -447,6 +456,16 @@ export function conv2dBackward(d: usize, n: i32, wantDx: i32): void {
   }
 
   if (wantDx == 0) return;
+  const dzp = <usize>fld(d, CDZP);
+  if (dzp) {
+    // Stride 1: dx is the convolution of dz, zero-padded by (KH − 1 − padTop, KW − 1 − padLeft)
+    // before, with the kernel rotated by 180° and CI and CO swapped (packed as w4 into CWR).
+    const h = fld(d, CH), wi = fld(d, CWI);
+    const hq = h + kh - 1, wq = wi + kw - 1;
+    padInput(dz, dzp, n, oh, ow, co, hq, wq, kh - 1 - fld(d, CPT), kw - 1 - fld(d, CPL));
+    convolve(dzp, <usize>fld(d, CWR), <usize>fld(d, CZB), <usize>fld(d, CDX), n, hq, wq, co, kh, kw, 1, 1, h, wi, ci, false);
+    return;
+  }
   const dxp = <usize>fld(d, CDXP), wt = <usize>fld(d, CWT);
   const r4 = (r + 3) & ~3;
   const wtCo = <usize>(kh * r4) << 2; // bytes between output channels in wt
