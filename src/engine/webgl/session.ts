@@ -14,7 +14,7 @@ import { size3, validateModel, type NetworkInfo } from '../shapes.ts';
 import type { Model } from '../spec.ts';
 import { WebglContextLostError, getWebgl2, probeContext, type ContextOptions, type GpuContext, type RenderFormat } from './context.ts';
 import { batchCapacity, unpackTensor } from './layout.ts';
-import { GpuNetwork } from './network.ts';
+import { GpuNetwork, type BoundPlan } from './network.ts';
 
 export interface WebglSessionOptions extends ContextOptions {
   /** Images per batched draw in predictBatch/features (default 64, less if textures would be too tall). */
@@ -34,6 +34,8 @@ export class WebglSession implements InferenceSession {
   readonly info: NetworkInfo;
   private ctx: GpuContext;
   private gpu: GpuNetwork | null = null;
+  /** The full plan at batch 1, bound once so predict() allocates nothing. */
+  private main: BoundPlan | null = null;
   private state: WebglStatus = 'restoring';
   private params: Float32Array;
   private readonly output: Float32Array;
@@ -95,13 +97,14 @@ export class WebglSession implements InferenceSession {
       throw err;
     }
     this.gpu = gpu;
+    this.main = gpu.bind(this.info.layers.length, 1);
     this.state = 'ready';
   }
 
   predict(bytes: Uint8Array): Float32Array {
     this.checkBytes(bytes, 1);
     const gpu = this.ready();
-    const b = gpu.bind(this.info.layers.length, 1);
+    const b = this.main!;
     gpu.run(b, bytes, 0, 1);
     this.checkNotLost();
     unpackTensor(b.output.layout, b.readback, 1, this.output);
@@ -146,6 +149,7 @@ export class WebglSession implements InferenceSession {
     const gl = this.ctx.gl;
     if (this.gpu && !gl.isContextLost()) this.gpu.dispose();
     this.gpu = null;
+    this.main = null;
     this.state = 'disposed';
     // A canvas made for this session: release its context now rather than at garbage collection.
     if (this.ownsCanvas && !gl.isContextLost()) gl.getExtension('WEBGL_lose_context')?.loseContext();
@@ -171,6 +175,7 @@ export class WebglSession implements InferenceSession {
     if (this.state === 'lost' || this.state === 'disposed') return;
     this.state = 'lost';
     this.gpu = null; // its GL objects died with the context
+    this.main = null;
     this.options.onContextLost?.();
   }
 
