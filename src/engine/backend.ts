@@ -162,7 +162,8 @@ export class EngineSession implements InferenceSession {
 export async function createSession(model: Model, options: CreateSessionOptions = {}): Promise<EngineSession> {
   const choice = options.backend ?? 'auto';
   const tolerance = options.tolerance ?? DEFAULT_TOLERANCE;
-  const cpu = new CpuSession(model);
+  // The CPU session serves frames while WebGL cannot, so it runs on the fastest CPU kernels.
+  const cpu = await CpuSession.create(model);
   if (choice === 'cpu') return new EngineSession(cpu, null, 'CPU backend requested', tolerance, options.onBackendChange);
 
   let engine: EngineSession | null = null;
