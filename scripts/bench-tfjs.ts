@@ -26,6 +26,8 @@ export interface TfjsModel {
    * the graph. Call within tf.tidy; the result is NHWC, or [n, units] after a dense layer.
    */
   forward(bytes: Uint8Array, n: number, upTo?: number): tf.Tensor;
+  /** Every layer's output for n images (entry i: layer i), from one pass. Call within tf.tidy. */
+  layerOutputs(bytes: Uint8Array, n: number): tf.Tensor[];
   dispose(): void;
 }
 
@@ -125,14 +127,22 @@ export function buildTfjsModel(spec: ModelSpec, params: Float32Array): TfjsModel
     }
   });
 
+  const normalised = (bytes: Uint8Array, n: number): tf.Tensor => {
+    const pixels = tf.tensor4d(bytes.subarray(0, n * h * w * c), [n, h, w, c], 'int32');
+    return tf.div(tf.sub(tf.cast(pixels, 'float32'), mean), std);
+  };
+
   return {
     info,
     backend: tf.getBackend(),
     forward(bytes, n, upTo = layers.length) {
-      const pixels = tf.tensor4d(bytes.subarray(0, n * h * w * c), [n, h, w, c], 'int32');
-      let x: tf.Tensor = tf.div(tf.sub(tf.cast(pixels, 'float32'), mean), std);
+      let x = normalised(bytes, n);
       for (let i = 0; i < upTo; i++) x = layers[i].apply(x);
       return x;
+    },
+    layerOutputs(bytes, n) {
+      let x = normalised(bytes, n);
+      return layers.map((layer) => (x = layer.apply(x)));
     },
     dispose() {
       for (const t of owned) t.dispose();

@@ -1,12 +1,14 @@
-// The engine's CPU forward pass against TF.js (tfjs-backend-cpu) as an independent reference:
-// same spec, same random parameters and input bytes, every layer's output compared. The same
-// TF.js model is the baseline of `npm run bench`, so this also shows the benchmark compares equal
-// computations.
+// The engine's CPU forward pass, on both kernel sets (TypeScript and WebAssembly SIMD), against
+// TF.js (tfjs-backend-cpu) as an independent reference: same spec, same random parameters and
+// input bytes, every layer's output compared. The same TF.js model is the baseline of
+// `npm run bench`, so this also shows the benchmark compares equal computations.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTfjsModel } from '../../scripts/bench-tfjs.ts';
+import type { KernelSet } from '../../src/engine/cpu/network.ts';
 import { CpuSession } from '../../src/engine/session.ts';
+import { loadWasmKernels } from '../../src/engine/wasm/load.ts';
 import { initParams } from '../../src/engine/init.ts';
 import { Random } from '../../src/engine/random.ts';
 import { inferShapes, size3 } from '../../src/engine/shapes.ts';
@@ -40,16 +42,22 @@ function randomBytes(count: number, seed: number): Uint8Array {
  * Per layer, the largest |engine − TF.js| over n images, with the layer's name and the size of
  * its values (so a failure says where the outputs part and by how much).
  */
-function compareLayers(s: ModelSpec, seed: number, n: number): { layer: string; diff: number; scale: number }[] {
+function compareLayers(
+  s: ModelSpec,
+  kernels: KernelSet | null,
+  seed: number,
+  n: number,
+): { layer: string; diff: number; scale: number }[] {
   const params = randomParams(s, seed);
-  const session = new CpuSession({ spec: s, params });
+  const session = new CpuSession({ spec: s, params }, kernels);
   const info = session.info;
   const bytes = randomBytes(n * size3(info.input), seed + 2);
   const model = buildTfjsModel(s, params);
   try {
+    const reference = tf.tidy(() => model.layerOutputs(bytes, n).map((t) => t.dataSync() as Float32Array));
     return info.layers.map((l, i) => {
       const ours = session.features(bytes, n, i + 1);
-      const theirs = tf.tidy(() => model.forward(bytes, n, i + 1).dataSync() as Float32Array);
+      const theirs = reference[i];
       expect(theirs.length, `layer ${l.name}: output sizes`).toBe(ours.length);
       let diff = 0;
       let scale = 0;
@@ -107,14 +115,21 @@ const CASES: [string, ModelSpec][] = [
   ],
 ];
 
-describe('engine forward pass against tfjs-backend-cpu', () => {
+const kernelSets: [string, () => Promise<KernelSet | null>][] = [
+  ['TypeScript kernels', async () => null],
+  ['WebAssembly SIMD kernels', loadWasmKernels],
+];
+
+describe.each(kernelSets)('engine forward pass (%s) against tfjs-backend-cpu', (_, load) => {
+  let kernels: KernelSet | null = null;
   beforeAll(async () => {
     tf.enableProdMode(); // silences the console advice to install tfjs-node
     await tf.setBackend('cpu');
+    kernels = await load();
   });
 
   it.each(CASES)('%s', (_, s) => {
-    const layers = compareLayers(s, 7, 3);
+    const layers = compareLayers(s, kernels, 7, 3);
     // The comparison means something only if the outputs are not all near zero.
     expect(Math.max(...layers.map((l) => l.scale)), 'largest output value').toBeGreaterThan(0.05);
     // The network's output within 1e-5; hidden layers, whose values reach ~8 after 500-term
