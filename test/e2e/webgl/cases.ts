@@ -52,9 +52,12 @@ export const LAYER_CASES: LayerCase[] = [
   make([7, 7, 3], [{ kind: 'conv2d', filters: 9, kernel: 3, padding: [1, 0, 2, 1], activation: 'tanh' }]),
   make([4, 4, 4], [{ kind: 'conv2d', filters: 1, kernel: 4, bias: false }], true),
   make([12, 10, 6], [{ kind: 'conv2d', filters: 7, kernel: 5, stride: 3, padding: 'same', activation: 'relu' }]),
+  make([5, 5, 1], [{ kind: 'conv2d', filters: 2, kernel: 3, padding: 'same', activation: 'tanh' }]),
   // conv2d + 2×2 max pool (fused on WebGL) and pools that are not fused
   make([8, 8, 3], [{ kind: 'conv2d', filters: 16, kernel: 5, padding: 'same', activation: 'relu' }, { kind: 'maxpool', size: 2 }], true),
   make([9, 9, 6], [{ kind: 'conv2d', filters: 5, kernel: 3, padding: 'same', activation: 'relu' }, { kind: 'maxpool', size: 2 }]),
+  make([6, 6, 1], [{ kind: 'conv2d', filters: 3, kernel: 3, padding: 'same', activation: 'relu' }, { kind: 'maxpool', size: 2 }], true),
+  make([7, 6, 2], [{ kind: 'conv2d', filters: 5, kernel: 3, padding: [2, 1, 0, 1] }, { kind: 'maxpool', size: 2 }], true),
   make([10, 10, 4], [{ kind: 'conv2d', filters: 6, kernel: 3, stride: 2, padding: 'valid', activation: 'tanh' }, { kind: 'maxpool', size: 2 }]),
   make([8, 8, 7], [{ kind: 'conv2d', filters: 3, kernel: 3, padding: 'same', activation: 'sigmoid' }, { kind: 'maxpool', size: 2 }]),
   make([8, 8, 5], [{ kind: 'conv2d', filters: 4, kernel: 3, padding: 'same', activation: 'relu' }, { kind: 'avgpool', size: 2 }]),
