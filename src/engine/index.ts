@@ -33,4 +33,3 @@ export { importTfjsLayers, exportTfjsLayers } from './format/tfjs.ts';
 export type { TfjsImportOptions, TfjsExportOptions, TfjsExport, TfjsModelJson, TfjsMetadata, TfjsWeightEntry } from './format/tfjs.ts';
 export { createSession, EngineSession, type BackendChoice, type CreateSessionOptions } from './backend.ts';
 export { WebglSession, createWebglSession, type WebglSessionOptions, type WebglStatus } from './webgl/session.ts';
-export { createCpuKernels, wasmSimdSupported } from './wasm/load.ts';
