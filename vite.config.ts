@@ -21,8 +21,10 @@ export default defineConfig({
     svelte({ configFile: false }),
     devStyleCsp(),
     VitePWA({
-      registerType: 'autoUpdate',
-      injectRegister: 'script',
+      // A new version waits until the user accepts "Update available — reload"
+      // (src/app/ReloadPrompt.svelte registers the service worker through virtual:pwa-register).
+      registerType: 'prompt',
+      injectRegister: false,
       // globPatterns below already precaches everything in public/, icons included.
       includeManifestIcons: false,
       manifest: {
@@ -42,14 +44,14 @@ export default defineConfig({
         ],
       },
       workbox: {
-        // The app shell, the engine worker chunk and everything in public/ (icons, model files).
+        // The app shell, the engine worker chunk (the WebGL shaders and the WebAssembly kernels
+        // are inside it), everything in public/: icons and the default model (models/*.cnn).
         // The manifest is added by the plugin itself.
-        globPatterns: ['**/*.{html,js,css,svg,png,ico,json,bin}'],
+        globPatterns: ['**/*.{html,js,css,svg,png,ico,json,bin,cnn,wasm}'],
         navigateFallback: 'index.html',
         cleanupOutdatedCaches: true,
-        // A new version takes over at once (registerType 'autoUpdate'; set explicitly because
-        // the plugin only implies these with injectRegister 'auto').
-        skipWaiting: true,
+        // The first service worker takes control of the open page at once, so the first visit
+        // already works offline; later versions wait for the prompt (no skipWaiting).
         clientsClaim: true,
         maximumFileSizeToCacheInBytes: 8 * 1024 * 1024,
       },

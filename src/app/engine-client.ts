@@ -1,12 +1,15 @@
 // The page's handle on the engine worker. The page talks to the engine only through this typed
-// Comlink proxy; image bytes are transferred, not copied.
+// Comlink proxy; image bytes and probability buffers are transferred, not copied.
 import * as Comlink from 'comlink';
 import type { EngineApi, Prediction } from '../worker-api.ts';
 
 export interface EngineClient {
   api: Comlink.Remote<EngineApi>;
-  /** Transfers `bytes` to the worker (detaching it here); the result carries the buffer back. */
-  predict(bytes: Uint8Array, k?: number): Promise<Prediction>;
+  /**
+   * Transfers `bytes` (and `into`, when given) to the worker, detaching them here; the result
+   * carries both buffers back (result.bytes, result.probabilities) for reuse.
+   */
+  predict(bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
   terminate(): void;
 }
 
@@ -15,7 +18,8 @@ export function startEngineWorker(): EngineClient {
   const api = Comlink.wrap<EngineApi>(worker);
   return {
     api,
-    predict: (bytes, k) => api.predict(Comlink.transfer(bytes, [bytes.buffer]), k),
+    predict: (bytes, k, into) =>
+      into ? api.predict(Comlink.transfer(bytes, [bytes.buffer]), k, Comlink.transfer(into, [into.buffer])) : api.predict(Comlink.transfer(bytes, [bytes.buffer]), k),
     terminate: () => {
       api[Comlink.releaseProxy]();
       worker.terminate();

@@ -1,35 +1,120 @@
-// The worker side of EngineApi: owns the inference session. Runs wherever the engine runs (a
-// worker in the app; Node in tests), so it touches no DOM and no worker globals.
+// The worker side of EngineApi: owns the model and the inference session (WebGL2 or CPU, chosen
+// by createSession). Touches no DOM and no worker globals — the default model's URL and fetch
+// are handed in — so it also runs in Node.
 import * as Comlink from 'comlink';
-import { CpuSession, type InferenceSession, type ModelSpec } from '../engine/index.ts';
-import type { EngineApi, EngineInfo, LoadOptions, ModelSummary, Prediction, TopClass } from '../worker-api.ts';
-import { UNTRAINED_DEFAULT_NAME, untrainedDefaultModel } from './default-model.ts';
+import { createSession, type EngineSession } from '../engine/backend.ts';
+import { size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
+import type { BackendChoice, EngineApi, EngineInfo, EngineStats, LoadOptions, ModelSummary, Prediction, TopClass } from '../worker-api.ts';
+import { fetchDefaultModel, UNTRAINED_DEFAULT_NAME, untrainedDefaultModel } from './default-model.ts';
+
+export interface EngineHostOptions {
+  /** Absolute URL of the default model file (models/default.cnn under the app's base URL). */
+  defaultModelUrl?: string;
+  fetch?: typeof fetch;
+}
 
 export class EngineHost implements EngineApi {
-  private session: InferenceSession | null = null;
+  private session: EngineSession | null = null;
+  private model: Model | null = null;
   private summary: ModelSummary | null = null;
+  private choice: BackendChoice = 'auto';
+  /** Set when the requested backend could not be used at load. */
+  private choiceNote: string | null = null;
   /** Whether predict applies a softmax (the model ends in something other than softmax). */
   private needsSoftmax = false;
+  private predictions = 0;
+  private inferenceMs = 0;
 
-  async loadDefault(): Promise<ModelSummary> {
-    const { spec, params } = untrainedDefaultModel();
-    return this.load(spec, params, { name: UNTRAINED_DEFAULT_NAME, trained: false });
+  constructor(private readonly options: EngineHostOptions = {}) {}
+
+  async loadDefault(backend: BackendChoice = this.choice): Promise<EngineInfo> {
+    this.choice = backend;
+    const file = this.options.defaultModelUrl ? await fetchDefaultModel(this.options.defaultModelUrl, this.options.fetch) : null;
+    if (file?.found) {
+      await this.install(file.model, {
+        name: file.meta.name ?? 'default model',
+        trained: true,
+        source: 'default-file',
+        fallbackReason: null,
+      });
+    } else {
+      await this.install(untrainedDefaultModel(), {
+        name: UNTRAINED_DEFAULT_NAME,
+        trained: false,
+        source: 'built-in',
+        fallbackReason: file ? file.reason : 'no default model file is configured',
+      });
+    }
+    return this.info();
   }
 
   async load(spec: ModelSpec, params: Float32Array, options: LoadOptions = {}): Promise<ModelSummary> {
-    const session = new CpuSession({ spec, params });
-    const { info } = session;
-    // The first forward pass is several times slower than the rest (JIT compilation); take it
-    // here, at load, rather than on the first frame.
-    session.predict(new Uint8Array(info.input.h * info.input.w * info.input.c));
-    this.session?.dispose();
-    this.session = session;
+    return this.install({ spec, params }, { name: options.name ?? 'model', trained: options.trained ?? true, source: 'loaded', fallbackReason: null });
+  }
+
+  async setBackend(backend: BackendChoice): Promise<EngineInfo> {
+    const { model } = this;
+    if (!model) throw new Error('setBackend: no model loaded (call loadDefault or load first)');
+    // 'webgl' rejects here when WebGL2 does not work, leaving the current session in place.
+    const session = await createSession(model, { backend });
+    warmUp(session);
+    this.replaceSession(session);
+    this.choice = backend;
+    this.choiceNote = null;
+    return this.info();
+  }
+
+  async predict(bytes: Uint8Array, k = 3, into?: Float32Array): Promise<Prediction> {
+    const { session, summary } = this;
+    if (!session || !summary) throw new Error('predict: no model loaded (call loadDefault or load first)');
+    const started = performance.now();
+    // The session's output buffer is reused by its next call; the answer goes out in `into`
+    // (handed in by the caller and transferred back) or, without one, in a new array.
+    const output = session.predict(bytes);
+    const inferenceMs = performance.now() - started;
+    let probabilities: Float32Array;
+    if (into && into.length === output.length) {
+      into.set(output);
+      probabilities = into;
+    } else {
+      probabilities = output.slice();
+    }
+    if (this.needsSoftmax) softmaxInPlace(probabilities);
+    const top = topK(probabilities, summary.labels, k);
+    this.predictions++;
+    this.inferenceMs += inferenceMs;
+    return Comlink.transfer({ probabilities, top, inferenceMs, backend: session.backend, bytes }, [probabilities.buffer, bytes.buffer]);
+  }
+
+  async info(): Promise<EngineInfo> {
+    const session = this.session;
+    const reason = session ? (this.choiceNote ? `${this.choiceNote}; ${session.reason}` : session.reason) : 'no model loaded';
+    return { backend: session?.backend ?? 'cpu', backendChoice: this.choice, backendReason: reason, model: this.summary };
+  }
+
+  async stats(): Promise<EngineStats> {
+    return { predictions: this.predictions, inferenceMs: this.inferenceMs };
+  }
+
+  private async install(model: Model, about: Pick<ModelSummary, 'name' | 'trained' | 'source' | 'fallbackReason'>): Promise<ModelSummary> {
+    const info = validateModel(model.spec, model.params);
+    let session: EngineSession;
+    this.choiceNote = null;
+    try {
+      session = await createSession(model, { backend: this.choice });
+    } catch (err) {
+      // Only 'webgl' throws: WebGL2 does not work here. Serve from the CPU and say so.
+      this.choiceNote = `WebGL2 was requested but cannot be used here (${err instanceof Error ? err.message : String(err)})`;
+      session = await createSession(model, { backend: 'cpu' });
+    }
+    warmUp(session);
+    this.replaceSession(session);
+    this.model = model;
     this.needsSoftmax = info.layers[info.layers.length - 1]?.kind !== 'softmax';
     this.summary = {
-      name: options.name ?? 'model',
-      trained: options.trained ?? true,
+      ...about,
       input: { height: info.input.h, width: info.input.w, channels: info.input.c },
-      labels: [...spec.labels],
+      labels: [...model.spec.labels],
       layers: info.layers.length,
       params: info.paramCount,
       macs: info.macs,
@@ -37,23 +122,18 @@ export class EngineHost implements EngineApi {
     return this.summary;
   }
 
-  async predict(bytes: Uint8Array, k = 3): Promise<Prediction> {
-    const { session, summary } = this;
-    if (!session || !summary) throw new Error('predict: no model loaded (call load or loadDefault first)');
-    const started = performance.now();
-    const output = session.predict(bytes);
-    const inferenceMs = performance.now() - started;
-    // The session's output buffer is reused by the next call; the message needs its own copy,
-    // which is transferred rather than copied again.
-    const probabilities = output.slice();
-    if (this.needsSoftmax) softmaxInPlace(probabilities);
-    const top = topK(probabilities, summary.labels, k);
-    return Comlink.transfer({ probabilities, top, inferenceMs, bytes }, [probabilities.buffer, bytes.buffer]);
+  private replaceSession(session: EngineSession): void {
+    this.session?.dispose();
+    this.session = session;
   }
+}
 
-  async info(): Promise<EngineInfo> {
-    return { backend: this.session?.backend ?? 'cpu', model: this.summary };
-  }
+/**
+ * The first forward pass is several times slower than the rest (JIT compilation, shader
+ * compilation on first draw); take it at load rather than on the first frame.
+ */
+function warmUp(session: EngineSession): void {
+  session.predict(new Uint8Array(size3(session.info.input)));
 }
 
 function softmaxInPlace(x: Float32Array): void {
