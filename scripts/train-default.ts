@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ARCHITECTURES } from '../src/engine/zoo.ts';
-import { encodeModel, evaluate, fit, inferShapes, initParams, type EpochReport } from '../src/engine/index.ts';
+import { createCpuKernels, encodeModel, evaluate, fit, inferShapes, initParams, type EpochReport } from '../src/engine/index.ts';
 import { loadDataset, splitDataset, subsetByClasses } from '../src/node/dataset.ts';
 import { ParallelTrainer, sharedParams } from '../src/node/parallel-trainer.ts';
 
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     classes: { type: 'string' },
     data: { type: 'string', default: '../shared/data/cifar10-4k' },
     threads: { type: 'string', default: '1' },
+    kernels: { type: 'string', default: 'wasm' },
     out: { type: 'string', default: 'public/models/default.cnn' },
   },
 });
@@ -47,6 +48,9 @@ const spec = makeSpec(train.classes);
 const info = inferShapes(spec);
 const params = sharedParams(initParams(spec, seed));
 console.error(`${values.arch}: ${info.paramCount} parameters, ${(info.macs / 1e6).toFixed(2)} M multiply-adds; train ${train.count}, validation ${validation.count}, classes ${train.classes.join(' ')}`);
+// WebAssembly SIMD kernels when they load (same results as the TypeScript ones, to float rounding).
+const kernels = values.kernels === 'wasm' ? await createCpuKernels() : null;
+console.error(`kernels: ${kernels?.name ?? 'typescript'}`);
 let parallel: ParallelTrainer | null = null;
 const history: EpochReport[] = await fit({ spec, params }, train, {
   epochs,
@@ -58,7 +62,7 @@ const history: EpochReport[] = await fit({ spec, params }, train, {
   seed,
   augment: { flip: true, shift: 3 },
   validation,
-  createTrainer: (m, b, o) => (parallel = ParallelTrainer.create(m, b, o, Number(values.threads))),
+  createTrainer: (m, b, o) => (parallel = ParallelTrainer.create(m, b, o, Number(values.threads), kernels)),
   onEpoch: (e) =>
     console.error(
       `epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)} train ${(e.trainAccuracy * 100).toFixed(1)}% val ${((e.validationAccuracy ?? 0) * 100).toFixed(1)}% lr ${e.lr.toFixed(4)} ${e.seconds.toFixed(1)}s`,

@@ -1,6 +1,6 @@
 // Training on the CPU backend: softmax cross-entropy, mini-batch SGD with momentum, L2 weight
 // decay, a decaying step size, layer freezing and simple augmentation.
-import { CpuNetwork } from './cpu/network.ts';
+import { CpuNetwork, type KernelSet } from './cpu/network.ts';
 import { softmaxForward } from './cpu/softmax.ts';
 import { Random } from './random.ts';
 import { ModelError, size3, validateModel, type NetworkInfo, type Shape3 } from './shapes.ts';
@@ -64,13 +64,15 @@ export class Trainer {
     readonly model: Model,
     readonly batchSize: number,
     readonly options: SgdOptions,
+    /** Kernels for the training network (e.g. WebAssembly SIMD); null: the TypeScript kernels. */
+    kernels: KernelSet | null = null,
   ) {
     this.info = validateModel(model.spec, model.params);
     const frozen = new Set(options.frozen ?? []);
     for (const name of frozen) {
       if (!this.info.layers.some((l) => l.name === name)) throw new ModelError(`frozen: no layer named "${name}"`);
     }
-    this.net = new CpuNetwork(this.info, model.params, batchSize, true);
+    this.net = new CpuNetwork(this.info, model.params, batchSize, true, kernels);
     this.grads = new Float32Array(this.info.paramCount);
     this.velocity = new Float32Array(this.info.paramCount);
     this.mask = new Uint8Array(this.info.paramCount);

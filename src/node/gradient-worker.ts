@@ -1,9 +1,11 @@
 // Helper thread of ParallelTrainer: computes the gradients of its share of each batch.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Trainer } from '../engine/train.ts';
+import { createCpuKernels } from '../engine/wasm/load.ts';
 
-const { spec, params, capacity, input, labels, grads, options } = workerData;
-const trainer = new Trainer({ spec, params }, capacity, { ...options, frozen: options.frozen });
+const { spec, params, capacity, input, labels, grads, options, wasm } = workerData;
+const kernels = wasm ? await createCpuKernels() : null;
+const trainer = new Trainer({ spec, params }, capacity, options, kernels);
 const inputSize = input.length / capacity;
 
 parentPort!.on('message', (n: number) => {

@@ -3,6 +3,7 @@
 // gradients are combined, weighted by share size, and one SGD step is applied. The result equals
 // single-thread training up to float rounding in the sum.
 import { Worker } from 'node:worker_threads';
+import type { KernelSet } from '../engine/cpu/network.ts';
 import { Trainer, type SgdOptions, type StepResult } from '../engine/train.ts';
 import { size3, validateModel } from '../engine/shapes.ts';
 import type { Model } from '../engine/spec.ts';
@@ -21,10 +22,10 @@ export class ParallelTrainer {
   private readonly shares: Share[] = [];
   private readonly inputSize: number;
 
-  private constructor(model: Model, readonly batchSize: number, options: SgdOptions, threads: number) {
+  private constructor(model: Model, readonly batchSize: number, options: SgdOptions, threads: number, kernels: KernelSet | null) {
     const info = validateModel(model.spec, model.params);
     this.inputSize = size3(info.input);
-    this.trainer = new Trainer(model, batchSize, options);
+    this.trainer = new Trainer(model, batchSize, options, kernels);
     const per = Math.ceil(batchSize / (threads + 1));
     for (let t = 0; t < threads; t++) {
       const input = new Float32Array(new SharedArrayBuffer(per * this.inputSize * 4));
@@ -32,7 +33,7 @@ export class ParallelTrainer {
       const grads = new Float32Array(new SharedArrayBuffer(info.paramCount * 4));
       const worker = new Worker(workerBootstrap(), {
         eval: true,
-        workerData: { spec: model.spec, params: model.params, capacity: per, input, labels, grads, options },
+        workerData: { spec: model.spec, params: model.params, capacity: per, input, labels, grads, options, wasm: kernels !== null },
       });
       worker.unref();
       const share: Share = { worker, input, labels, grads, pending: null };
@@ -43,14 +44,15 @@ export class ParallelTrainer {
   }
 
   /**
-   * `threads` helper threads besides this one. The model's parameters must live in a
+   * `threads` helper threads besides this one; with `kernels` (the WebAssembly SIMD set), every
+   * thread loads and uses that kind of kernels. The model's parameters must live in a
    * SharedArrayBuffer (see sharedParams) so that every thread sees each update.
    */
-  static create(model: Model, batchSize: number, options: SgdOptions, threads: number): ParallelTrainer {
+  static create(model: Model, batchSize: number, options: SgdOptions, threads: number, kernels: KernelSet | null = null): ParallelTrainer {
     if (threads > 0 && !(model.params.buffer instanceof SharedArrayBuffer)) {
       throw new Error('parallel training needs the parameters in a SharedArrayBuffer (use sharedParams)');
     }
-    return new ParallelTrainer(model, batchSize, options, threads);
+    return new ParallelTrainer(model, batchSize, options, threads, kernels);
   }
 
   /** Input buffer for a whole batch (normalised images), as for Trainer. */
