@@ -30,6 +30,12 @@ const PREAMBLE = 20;
 const CRC_SIZE = 4;
 /** A header is a spec of at most 64 layers and 1000 labels: a few kilobytes. */
 const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+/**
+ * A header nests 5 levels (header.meta.training.history[i], header.spec.layers[i].kernel). Deeper
+ * JSON is refused before anything walks it recursively: JSON.stringify or String() in an error
+ * message would overflow the stack on arrays nested thousands deep.
+ */
+const MAX_HEADER_DEPTH = 32;
 
 export type DenseEncoding = 'float32' | 'float16' | 'int8';
 export const DENSE_ENCODINGS: readonly DenseEncoding[] = ['float32', 'float16', 'int8'];
@@ -271,6 +277,31 @@ function checkMeta(raw: unknown): ModelMeta {
   return m as ModelMeta;
 }
 
+/** Whether parsed JSON nests deeper than `limit`; iterative, whatever the depth. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Runs a check of the header's spec. Its ModelErrors name the problem; anything else thrown there
+ * (a layer kind whose string conversion throws, say) is still a bad file, not a crash.
+ */
+function checkSpec<T>(check: () => T, prefix: string): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ModelError) fail(`${prefix}${e.message}`);
+    fail(`${prefix}the spec cannot be checked (${e instanceof Error ? `${e.name}: ${e.message}` : typeof e})`);
+  }
+}
+
 function checkHeader(raw: unknown): Header {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`header: expected a JSON object, got ${typeOf(raw)}`);
   const h = raw as Record<string, unknown>;
@@ -336,15 +367,10 @@ export function decodeModel(bytes: Uint8Array): { model: Model; meta: ModelMeta 
   } catch (e) {
     fail(`header: invalid JSON (${(e as Error).message}) in the ${headerLength} bytes at offset ${PREAMBLE}`);
   }
+  if (nestsDeeperThan(raw, MAX_HEADER_DEPTH)) fail(`header: JSON nested more than ${MAX_HEADER_DEPTH} levels deep`);
   const header = checkHeader(raw);
 
-  let info: NetworkInfo;
-  try {
-    info = inferShapes(header.spec);
-  } catch (e) {
-    if (e instanceof ModelError) fail(`header.spec: ${e.message}`);
-    throw e;
-  }
+  const info: NetworkInfo = checkSpec(() => inferShapes(header.spec), 'header.spec: ');
   const { count, denseEncoding } = header.params;
   if (count !== info.paramCount) {
     fail(`header.params.count: the file declares ${count} parameters, but the spec needs ${info.paramCount}`);
@@ -376,11 +402,6 @@ export function decodeModel(bytes: Uint8Array): { model: Model; meta: ModelMeta 
       }
     }
   }
-  try {
-    validateModel(header.spec, params);
-  } catch (e) {
-    if (e instanceof ModelError) fail(e.message);
-    throw e;
-  }
+  checkSpec(() => validateModel(header.spec, params), '');
   return { model: { spec: header.spec, params }, meta: { ...header.meta, denseEncoding } };
 }
