@@ -13,8 +13,14 @@ export interface EngineClient {
   terminate(): void;
 }
 
-export function startEngineWorker(): EngineClient {
+/**
+ * Starts the engine worker. `onError` hears of a worker that failed to load or crashed: calls in
+ * progress then never answer, so the page must stop waiting for them.
+ */
+export function startEngineWorker(onError: (message: string) => void = () => undefined): EngineClient {
   const worker = new Worker(new URL('../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+  worker.addEventListener('error', (e) => onError(e.message || 'the engine worker failed to load'));
+  worker.addEventListener('messageerror', () => onError('a message from the engine worker could not be read'));
   const api = Comlink.wrap<EngineApi>(worker);
   return {
     api,

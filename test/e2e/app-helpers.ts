@@ -87,17 +87,18 @@ export function writeTestPng(name: string, width: number, height: number, varian
  * The model file the app runs: models/default.cnn as the app serves it when that is a model
  * file, else the untrained network the worker falls back to, written as a .cnn file.
  */
-export async function appModelFile(page: Page): Promise<{ path: string; trained: boolean }> {
+export async function appModelFile(page: Page): Promise<{ path: string; trained: boolean; labels: string[] }> {
   const response = await page.request.get('/models/default.cnn');
   const body = new Uint8Array(await response.body());
   const path = scratchPath('app-model.cnn');
   if (response.ok() && MAGIC.every((b, i) => body[i] === b)) {
-    decodeModel(body); // fails the test here if the served file is broken
+    const { model } = decodeModel(body); // fails the test here if the served file is broken
     writeFileSync(path, body);
-    return { path, trained: true };
+    return { path, trained: true, labels: model.spec.labels };
   }
-  writeFileSync(path, encodeModel(untrainedDefaultModel(), { name: 'untrained default' }));
-  return { path, trained: false };
+  const model = untrainedDefaultModel();
+  writeFileSync(path, encodeModel(model, { name: 'untrained default' }));
+  return { path, trained: false, labels: model.spec.labels };
 }
 
 /** `npm run cli -- predict --model <model> --images <png>`: the probabilities it prints. */

@@ -91,9 +91,9 @@ test('live camera: predictions flow, answers per second > 0, one frame in flight
 
   // The bars are a probability distribution and the overlay names the largest one.
   const bars = await barValues(page);
-  expect(bars).toHaveLength(classicCifarSpec().labels.length);
-  expect(Math.abs(bars.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-3);
   const labels = await page.locator('.live li[data-index] .label').allTextContents();
+  expect(bars.length).toBe((await appModelFile(page)).labels.length);
+  expect(Math.abs(bars.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-3);
   await expect(page.getByTestId('live-top-label')).toHaveText(labels[argmax(bars)]);
 
   // At most one frame in flight, by the app's own count and by counting postMessage calls.
@@ -138,8 +138,9 @@ for (const { kind, error, expected } of [
     const image = writeTestPng(`no-camera-${kind}.png`, 48, 40);
     await uploadPhotos(page, [image]);
     const result = await photoResult(page, `no-camera-${kind}.png`);
-    expect(result.probabilities).toHaveLength(10);
-    expect(result.label).toBe(classicCifarSpec().labels[argmax(result.probabilities)]);
+    const { labels } = await appModelFile(page);
+    expect(result.probabilities).toHaveLength(labels.length);
+    expect(result.label).toBe(labels[argmax(result.probabilities)]);
     expect(errors).toEqual([]);
   });
 }
@@ -171,7 +172,7 @@ test('camera unplugged mid-stream: frames stop, the app says so, and photos stil
 
 test('a photo gets the same answer as `cli predict` on the same file with the same model', async ({ page }) => {
   await openApp(page);
-  const { path: model, trained } = await appModelFile(page);
+  const { path: model, trained, labels } = await appModelFile(page);
   if (!trained) await expect(page.getByTestId('untrained-notice')).toContainText('Untrained');
   else await expect(page.getByTestId('untrained-notice')).toHaveCount(0);
 
@@ -196,7 +197,16 @@ test('a photo gets the same answer as `cli predict` on the same file with the sa
     }
 
     const cli = cliPredict(model, image.path);
-    expect(shown.label, `${name}: top-1, page vs cli`).toBe(classicCifarSpec().labels[argmax(cli)]);
+    const ranked = Array.from(cli.keys()).sort((i, j) => cli[j] - cli[i]);
+    const margin = cli[ranked[0]] - cli[ranked[1]];
+    if (image === small || margin >= 0.1) {
+      expect(shown.label, `${name}: top-1, page vs cli (cli margin ${margin.toFixed(3)})`).toBe(labels[ranked[0]]);
+    } else {
+      // The large image's input differs from the CLI's by a level or two: with two classes this
+      // close the order may differ, but not beyond them.
+      test.info().annotations.push({ type: 'close call', description: `${name}: cli top-2 margin ${margin.toFixed(3)}` });
+      expect([labels[ranked[0]], labels[ranked[1]]]).toContain(shown.label);
+    }
     if (image === small) {
       const diff = maxAbsDiff(shown.probabilities, cli);
       expect(diff, `${name}: max |page − cli| probability`).toBeLessThanOrEqual(BACKEND_TOLERANCE);
