@@ -98,6 +98,16 @@ export const LIMITS = {
 export const size3 = (s: Shape3): number => s.h * s.w * s.c;
 export const shapeText = (s: Shape3): string => `${s.h}×${s.w}×${s.c}`;
 
+/** JSON text of a value for an error message, bounded and never throwing. */
+function safeJson(v: unknown): string {
+  try {
+    const t = JSON.stringify(v) ?? String(v);
+    return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+  } catch {
+    return typeof v;
+  }
+}
+
 function isPositiveInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v > 0;
 }
@@ -243,12 +253,16 @@ export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
     const l = raw as LayerSpec & Record<string, unknown>;
     if (typeof l !== 'object' || l === null) throw new ModelError(`layer ${index}: expected an object`);
     if (typeof l.name !== 'string' || l.name.length === 0) throw new ModelError(`layer ${index}: name must be a non-empty string`);
+    if (!LAYER_KINDS.includes(l.kind)) {
+      throw new ModelError(`layer ${index} "${l.name}": unknown kind ${safeJson(l.kind)} (expected one of ${LAYER_KINDS.join(', ')})`);
+    }
     const where = `${l.kind} "${l.name}"`;
     if (names.has(l.name)) throw new ModelError(`${where}: duplicate layer name`);
     names.add(l.name);
-    if (!LAYER_KINDS.includes(l.kind)) {
-      throw new ModelError(`layer ${index} "${l.name}": unknown kind ${JSON.stringify(l.kind)} (expected one of ${LAYER_KINDS.join(', ')})`);
+    if ('bias' in l && l.bias !== undefined && typeof l.bias !== 'boolean') {
+      throw new ModelError(`${where}: bias must be true or false, got ${safeJson(l.bias)}`);
     }
+    if ('padding' in l && l.padding === null) throw new ModelError(`${where}: padding must not be null`);
     const after = ` (input ${shapeText(shape)} after ${prevName})`;
     const base = { name: l.name, index, in: shape };
     let info: LayerInfo;

@@ -77,6 +77,11 @@ describe('impossible specs fail with the layer and the numbers', () => {
     params[5] = NaN;
     expect(() => validateModel(spec, params)).toThrow('value NaN at index 5 (layer "fc") is not finite');
   });
+  it('odd values give ModelError, not a TypeError', () => {
+    expect(() => inferShapes(base([{ kind: { toString: 0 }, name: 'x' } as never]), false)).toThrow('layer 0 "x": unknown kind {"toString":0}');
+    expect(() => inferShapes(base([{ kind: 'dense', name: 'fc', units: 2, bias: 'yes' } as never]), false)).toThrow('dense "fc": bias must be true or false, got "yes"');
+    expect(() => inferShapes(base([{ kind: 'conv2d', name: 'c', filters: 2, kernel: 3, padding: null } as never]), false)).toThrow('conv2d "c": padding must not be null');
+  });
   it('errors are ModelError', () => {
     expect(() => inferShapes(base([{ kind: 'dense', name: 'fc', units: 0 }]))).toThrow(ModelError);
   });
