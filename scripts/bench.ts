@@ -5,6 +5,10 @@
 //   npm run bench                      markdown table
 //   npm run bench -- --json            one JSON object
 //   npm run bench -- --rounds 20       fewer rounds (default 40; --block sets runs per block)
+//   npm run bench -- --node-only       this process only (no browser)
+//   npm run bench -- --browser-only    the headless-Chromium part only (scripts/bench-browser.ts)
+//   --browser-rounds, --browser-block, --browser-batch-rounds, --profile-iterations: the same for
+//   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
 //
 // Batch 1: every backend is warmed up, then timed in blocks of --block single-image predictions,
 // the backends taking turns in a rotating order for --rounds rounds, so that a change in machine
@@ -17,6 +21,11 @@
 //
 // GFLOP/s count 2 flops per multiply-add of the conv and dense layers (model.macs) at the median
 // time; the yardstick is a probe of one core through WebAssembly (scripts/bench-peak.ts).
+//
+// After this Node part, the same network, weights and images run in headless Chromium in a
+// dedicated worker: this engine's WebGL2 and CPU backends against TF.js webgl, wasm and cpu
+// (scripts/bench-browser.ts; a table of its own, and a `browser` object in the JSON). Its outputs
+// are held to the same 1e-4.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,12 +35,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { CpuSession } from '../src/engine/session.ts';
 import { loadWasmKernels } from '../src/engine/wasm/load.ts';
-import { measurePeak } from './bench-peak.ts';
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
 import { size3 } from '../src/engine/shapes.ts';
 import { classicCifarSpec } from '../src/engine/zoo.ts';
 import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
+import { browserReportLines, runBrowserBench } from './bench-browser.ts';
 
 const SEED = 1;
 const IMAGES = 32;
@@ -100,25 +109,17 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): n
 
 const fmt = (v: number, digits: number) => v.toFixed(digits);
 
-async function main(): Promise<number> {
-  const { values: opts } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      rounds: { type: 'string', default: '40' },
-      block: { type: 'string', default: '10' },
-      'batch-rounds': { type: 'string', default: '6' },
-    },
-  });
-  const int = (name: string, v: string | undefined) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
-    return n;
-  };
-  const rounds = int('rounds', opts.rounds);
-  const block = int('block', opts.block);
-  const batchRounds = int('batch-rounds', opts['batch-rounds']);
-  const log = opts.json ? (_: string) => {} : (s: string) => process.stderr.write(s + '\n');
+interface NodeBenchOptions {
+  json: boolean;
+  rounds: number;
+  block: number;
+  batchRounds: number;
+  log: (line: string) => void;
+}
 
+/** The Node part: its report (the JSON object), its markdown lines, and whether outputs agree. */
+async function nodeBench(opts: NodeBenchOptions): Promise<{ report: Record<string, unknown>; lines: string[]; agree: boolean }> {
+  const { rounds, block, batchRounds, log } = opts;
   const spec = classicCifarSpec();
   const params = initParams(spec, SEED);
   const session = new CpuSession({ spec, params });
@@ -205,6 +206,9 @@ async function main(): Promise<number> {
   const batched = await timeInterleaved(contestants, batchRounds, 2, (c) => c.predictBatch());
   const loadAfter = os.loadavg()[0];
   log('peak probe…');
+  // Loaded here, not at start-up: its compiler takes tens of seconds to load under tsx, which
+  // --browser-only need not pay.
+  const { measurePeak } = await import('./bench-peak.ts');
   const peak = await measurePeak();
 
   const results = Object.fromEntries(
@@ -267,10 +271,9 @@ async function main(): Promise<number> {
     outputs_agree: maxDiff <= MAX_DIFF,
   };
 
-  if (opts.json) {
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  } else {
-    const lines = [
+  let lines: string[] = [];
+  if (!opts.json) {
+    lines = [
       `Classic CIFAR-10 net: ${(session.info.macs / 1e6).toFixed(2)} M multiply-adds, ${session.info.paramCount} parameters, ` +
         `${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core} ` +
         `(wasm SIMD ${wasmSimd ? 'on' : 'off'}, threads ${wasmThreads ? 'on' : 'off'}), ` +
@@ -291,7 +294,6 @@ async function main(): Promise<number> {
       `Outputs agree: largest |difference| between probabilities ${maxDiff.toExponential(2)} (${worstPair}), ` +
         `limit ${MAX_DIFF.toExponential(0)}: ${maxDiff <= MAX_DIFF ? 'ok' : 'FAILED'}.`,
     ];
-    process.stdout.write(lines.join('\n') + '\n');
   }
 
   for (const m of tfjsModels.values()) m.dispose();
@@ -299,9 +301,67 @@ async function main(): Promise<number> {
     process.stderr.write(
       `bench: outputs disagree: largest |difference| ${maxDiff} (${worstPair}) exceeds ${MAX_DIFF}\n`,
     );
-    return 1;
   }
-  return 0;
+  return { report, lines, agree: maxDiff <= MAX_DIFF };
+}
+
+async function main(): Promise<number> {
+  const { values: opts } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '40' },
+      block: { type: 'string', default: '10' },
+      'batch-rounds': { type: 'string', default: '6' },
+      'browser-rounds': { type: 'string', default: '20' },
+      'browser-block': { type: 'string', default: '10' },
+      'browser-batch-rounds': { type: 'string', default: '3' },
+      'profile-iterations': { type: 'string', default: '100' },
+      'node-only': { type: 'boolean', default: false },
+      'browser-only': { type: 'boolean', default: false },
+    },
+  });
+  const int = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  if (opts['node-only'] && opts['browser-only']) throw new Error('--node-only and --browser-only exclude each other');
+  const settings = {
+    json: opts.json,
+    rounds: int('rounds', opts.rounds),
+    block: int('block', opts.block),
+    batchRounds: int('batch-rounds', opts['batch-rounds']),
+    log: opts.json ? (_: string) => {} : (s: string) => process.stderr.write(s + '\n'),
+  };
+
+  let code = 0;
+  let report: Record<string, unknown> = {};
+  if (!opts['browser-only']) {
+    const node = await nodeBench(settings);
+    report = node.report;
+    if (!opts.json) process.stdout.write(node.lines.join('\n') + '\n');
+    if (!node.agree) code = 1;
+  }
+  if (!opts['node-only']) {
+    const browser = await runBrowserBench({
+      rounds: int('browser-rounds', opts['browser-rounds']),
+      block: int('browser-block', opts['browser-block']),
+      batchRounds: int('browser-batch-rounds', opts['browser-batch-rounds']),
+      profileIterations: int('profile-iterations', opts['profile-iterations']),
+      maxDiff: MAX_DIFF,
+      log: settings.log,
+    });
+    report.browser = browser;
+    if (!opts.json) process.stdout.write((opts['browser-only'] ? '' : '\n') + browserReportLines(browser, MAX_DIFF).join('\n') + '\n');
+    if (!browser.outputs_agree) {
+      process.stderr.write(
+        `bench: browser outputs disagree: largest |difference| ${browser.max_abs_diff} (${browser.max_abs_diff_pair}) exceeds ${MAX_DIFF}\n`,
+      );
+      code = 1;
+    }
+  }
+  if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  return code;
 }
 
 main().then(
