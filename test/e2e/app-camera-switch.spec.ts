@@ -33,6 +33,8 @@ test('switch camera: the other camera opens, both are listed, and the choice is 
 
   await page.getByRole('button', { name: 'Switch camera' }).click();
   await expect.poll(() => cameraInUse(page)).toBe('fake_device_1');
+  // The settings show the choice once it is stored.
+  await expect(select.locator('option:checked')).toHaveText('fake_device_1');
   await page.reload();
   await expect(page.getByTestId('live-top-label')).toBeVisible({ timeout: 20_000 });
   expect(await cameraInUse(page)).toBe('fake_device_1');
