@@ -19,7 +19,7 @@ export interface ModelSummary {
    * Where the model came from: the app's default model file, the untrained network built into
    * the worker (used when no default model file is served), or a model handed to load().
    */
-  source: 'default-file' | 'built-in' | 'loaded';
+  source: 'default-file' | 'built-in' | 'loaded' | 'trained';
   /** Why the built-in network is in use (no file, or what was wrong with it); null otherwise. */
   fallbackReason: string | null;
   input: { height: number; width: number; channels: number };
@@ -75,6 +75,81 @@ export interface LoadOptions {
   trained?: boolean;
 }
 
+/** A class to teach; its position in the list is its output index in the trained model. */
+export interface TeachClass {
+  id: string;
+  name: string;
+}
+
+export interface TeachExample {
+  id: string;
+  classId: string;
+  /** One H×W×C image as the model's input spec says (32×32×3), preprocessed like live frames. */
+  bytes: Uint8Array;
+  /** Features cached from an earlier training (as returned in TeachResult.computed), if any. */
+  features?: Float32Array | null;
+  /** The backbone fingerprint `features` were computed with; they are used only if it matches. */
+  fingerprint?: string | null;
+}
+
+export interface TeachOptions {
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  seed?: number;
+  /** Train on mirrored and shifted copies too; default true. */
+  augment?: boolean;
+  /** Hold out a validation split when every class has at least this many examples; default 5. */
+  minPerClassForValidation?: number;
+  /** Share of each class held out; default 0.2 (at least one example). */
+  validationFraction?: number;
+  /** Epochs without validation improvement before stopping early; default 10. */
+  patience?: number;
+  /** Name of the trained model; default "taught model". */
+  name?: string;
+}
+
+export interface TeachProgress {
+  /** 'features': computing backbone features (done/total examples); 'training': epochs. */
+  phase: 'features' | 'training';
+  done: number;
+  total: number;
+  epoch: number;
+  epochs: number;
+  loss: number | null;
+  accuracy: number | null;
+  validationAccuracy: number | null;
+}
+
+export interface TeachResult {
+  labels: string[];
+  /** Identifies the backbone the features were computed with (store it with the features). */
+  fingerprint: string;
+  /** Features computed in this call (VIEW_COUNT views × feature size per example), for the caller to cache. */
+  computed: { id: string; features: Float32Array }[];
+  trainCount: number;
+  validationCount: number;
+  epochs: number;
+  stopped: 'done' | 'early' | 'canceled';
+  loss: number;
+  accuracy: number;
+  /** Of the returned head on the held-out examples; null without a held-out split. */
+  validationAccuracy: number | null;
+  /** confusion[true][predicted] counts, on the held-out examples or (without them) the training examples. */
+  confusionOn: 'validation' | 'training';
+  confusion: number[][];
+  scoredAccuracy: number;
+  history: { epoch: number; loss: number; accuracy: number; validationAccuracy: number | null }[];
+  featureMs: number;
+  trainMs: number;
+  totalMs: number;
+  /** The trained model as a native .cnn file, to store. */
+  file: Uint8Array;
+  /** The model now serving predictions. */
+  summary: ModelSummary;
+}
+
 export interface EngineApi {
   /**
    * Loads the app's default model (models/default.cnn next to the app) on the chosen backend.
@@ -99,4 +174,14 @@ export interface EngineApi {
   predict(bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
   info(): Promise<EngineInfo>;
   stats(): Promise<EngineStats>;
+  /**
+   * Trains a new final dense layer for `classes` on `examples`, keeping the current model's
+   * backbone frozen, and then serves predictions with it. Predictions keep being answered (by
+   * the previous model) while it trains. `onProgress` (a Comlink.proxy) hears of each feature
+   * batch and epoch. Rejects when canceled (cancelTraining), when a training is already running,
+   * or when the request is invalid (the message says what is wrong).
+   */
+  train(classes: TeachClass[], examples: TeachExample[], onProgress?: (p: TeachProgress) => void, options?: TeachOptions): Promise<TeachResult>;
+  /** Cancels the running training (it rejects and the current model stays); false if none runs. */
+  cancelTraining(): Promise<boolean>;
 }

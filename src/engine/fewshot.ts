@@ -16,6 +16,17 @@ export function headLayerIndex(info: NetworkInfo): number {
   throw new ModelError('spec: no dense layer to retrain (few-shot needs a final dense layer)');
 }
 
+export interface HeadEpoch {
+  epoch: number;
+  epochs: number;
+  /** Mean cross-entropy and accuracy over this epoch's training examples. */
+  loss: number;
+  accuracy: number;
+  /** On the validation set after this epoch, or null without one. */
+  validationLoss: number | null;
+  validationAccuracy: number | null;
+}
+
 export interface HeadOptions {
   /** Passes over the examples; default enough for at least 400 steps. */
   epochs?: number;
@@ -24,17 +35,33 @@ export interface HeadOptions {
   momentum?: number; // default 0.9
   weightDecay?: number; // default 0.01 (on standardised features)
   seed?: number; // default 1
+  /**
+   * Held-out examples (n feature vectors of the same length, labels in 0..classes−1). With them,
+   * the head of the best validation epoch (highest accuracy, then lowest loss) is returned, and
+   * training stops early after `patience` epochs without improvement.
+   */
+  validation?: { features: Float32Array; labels: ArrayLike<number>; n: number };
+  /** Epochs without validation improvement before stopping; default 10. Needs `validation`. */
+  patience?: number;
   /** Called after each epoch; return false to stop (cancel). */
-  onEpoch?: (p: { epoch: number; epochs: number; loss: number; accuracy: number }) => boolean | void;
+  onEpoch?: (p: HeadEpoch) => boolean | void;
 }
 
 export interface Head {
   /** [dim, classes] weights (dense layout) and biases, with the standardisation folded in. */
   weights: Float32Array;
   bias: Float32Array;
+  /** Training loss and accuracy of the last epoch run. */
   loss: number;
   accuracy: number;
+  /** Epochs run. */
   epochs: number;
+  /** With validation: the returned head's epoch and its validation figures; else null. */
+  bestEpoch: number | null;
+  validationLoss: number | null;
+  validationAccuracy: number | null;
+  /** Why training ended: all epochs ran, no validation improvement for `patience` epochs, or onEpoch returned false. */
+  stopped: 'done' | 'early' | 'canceled';
 }
 
 /**
@@ -42,49 +69,114 @@ export interface Head {
  * momentum, L2 weight decay and a cosine-decaying step size.
  */
 export function trainHead(features: Float32Array, labels: ArrayLike<number>, n: number, dim: number, classes: number, options: HeadOptions = {}): Head {
-  if (n < 1) throw new RangeError('few-shot: no examples to train on');
-  if (features.length < n * dim) throw new RangeError(`few-shot: ${features.length} feature values for ${n} examples of ${dim}`);
+  const trainer = new HeadTrainer(features, labels, n, dim, classes, options);
+  while (!trainer.finished) trainer.runEpoch();
+  return trainer.result();
+}
+
+function checkSet(what: string, features: Float32Array, labels: ArrayLike<number>, n: number, dim: number, classes: number): void {
+  if (features.length < n * dim) throw new RangeError(`few-shot: ${features.length} ${what} feature values for ${n} examples of ${dim}`);
   for (let i = 0; i < n; i++) {
-    if (!(labels[i] >= 0 && labels[i] < classes)) throw new RangeError(`few-shot: label ${labels[i]} of example ${i} is outside 0..${classes - 1}`);
+    if (!(labels[i] >= 0 && labels[i] < classes)) throw new RangeError(`few-shot: label ${labels[i]} of ${what} example ${i} is outside 0..${classes - 1}`);
   }
-  const batchSize = Math.min(options.batchSize ?? 16, n);
-  const stepsPerEpoch = Math.ceil(n / batchSize);
-  const epochs = options.epochs ?? Math.max(20, Math.ceil(400 / stepsPerEpoch));
-  const lr0 = options.lr ?? 0.05;
-  const momentum = options.momentum ?? 0.9;
-  const wd = options.weightDecay ?? 0.01;
-  const rng = new Random(options.seed ?? 1);
+}
 
-  // Standardise.
-  const mean = new Float64Array(dim);
-  const sd = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += features[i * dim + d];
-  for (let d = 0; d < dim; d++) mean[d] /= n;
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sd[d] += (features[i * dim + d] - mean[d]) ** 2;
-  let sdMean = 0;
-  for (let d = 0; d < dim; d++) sdMean += (sd[d] = Math.sqrt(sd[d] / n));
-  sdMean /= dim;
-  // A floor keeps near-constant dimensions (e.g. a relu unit that never fires here) from exploding.
-  const floor = Math.max(sdMean * 0.1, 1e-6);
-  for (let d = 0; d < dim; d++) sd[d] = Math.max(sd[d], floor);
-  const z = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) z[i * dim + d] = (features[i * dim + d] - mean[d]) / sd[d];
+/**
+ * trainHead one epoch at a time, so a caller can yield between epochs (a worker keeps answering
+ * predictions while it trains). runEpoch until `finished`, then result().
+ */
+export class HeadTrainer {
+  readonly epochs: number;
+  private readonly batchSize: number;
+  private readonly stepsPerEpoch: number;
+  private readonly lr0: number;
+  private readonly momentum: number;
+  private readonly wd: number;
+  private readonly rng: Random;
+  private readonly mean: Float64Array;
+  private readonly sd: Float64Array;
+  /** Standardised training features, [n, dim]. */
+  private readonly z: Float32Array;
+  private readonly w: Float32Array;
+  private readonly b: Float32Array;
+  private readonly vw: Float32Array;
+  private readonly vb: Float32Array;
+  private readonly gw: Float32Array;
+  private readonly gb: Float32Array;
+  private readonly logits: Float32Array;
+  private readonly order: Uint32Array;
+  private readonly validation: { z: Float32Array; labels: ArrayLike<number>; n: number } | null;
+  private readonly patience: number;
+  private best: { epoch: number; loss: number; accuracy: number; w: Float32Array; b: Float32Array } | null = null;
+  private step = 0;
+  private done = 0;
+  private loss = 0;
+  private accuracy = 0;
+  private stopped: Head['stopped'] | null = null;
 
-  const w = new Float32Array(dim * classes);
-  const b = new Float32Array(classes);
-  const vw = new Float32Array(dim * classes);
-  const vb = new Float32Array(classes);
-  const gw = new Float32Array(dim * classes);
-  const gb = new Float32Array(classes);
-  const logits = new Float32Array(batchSize * classes);
-  const order = Uint32Array.from({ length: n }, (_, i) => i);
-  const totalSteps = epochs * stepsPerEpoch;
-  let step = 0;
-  let loss = 0;
-  let accuracy = 0;
-  let done = 0;
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    rng.shuffle(order);
+  constructor(
+    features: Float32Array,
+    private readonly labels: ArrayLike<number>,
+    private readonly n: number,
+    private readonly dim: number,
+    private readonly classes: number,
+    private readonly options: HeadOptions = {},
+  ) {
+    if (n < 1) throw new RangeError('few-shot: no examples to train on');
+    checkSet('training', features, labels, n, dim, classes);
+    this.batchSize = Math.min(options.batchSize ?? 16, n);
+    this.stepsPerEpoch = Math.ceil(n / this.batchSize);
+    this.epochs = options.epochs ?? Math.max(20, Math.ceil(400 / this.stepsPerEpoch));
+    this.lr0 = options.lr ?? 0.05;
+    this.momentum = options.momentum ?? 0.9;
+    this.wd = options.weightDecay ?? 0.01;
+    this.rng = new Random(options.seed ?? 1);
+    this.patience = options.patience ?? 10;
+
+    // Standardise.
+    const mean = (this.mean = new Float64Array(dim));
+    const sd = (this.sd = new Float64Array(dim));
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += features[i * dim + d];
+    for (let d = 0; d < dim; d++) mean[d] /= n;
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) sd[d] += (features[i * dim + d] - mean[d]) ** 2;
+    let sdMean = 0;
+    for (let d = 0; d < dim; d++) sdMean += (sd[d] = Math.sqrt(sd[d] / n));
+    sdMean /= dim;
+    // A floor keeps near-constant dimensions (e.g. a relu unit that never fires here) from exploding.
+    const floor = Math.max(sdMean * 0.1, 1e-6);
+    for (let d = 0; d < dim; d++) sd[d] = Math.max(sd[d], floor);
+    this.z = this.standardise(features, n);
+
+    const v = options.validation;
+    if (v && v.n > 0) {
+      checkSet('validation', v.features, v.labels, v.n, dim, classes);
+      this.validation = { z: this.standardise(v.features, v.n), labels: v.labels, n: v.n };
+    } else {
+      this.validation = null;
+    }
+
+    this.w = new Float32Array(dim * classes);
+    this.b = new Float32Array(classes);
+    this.vw = new Float32Array(dim * classes);
+    this.vb = new Float32Array(classes);
+    this.gw = new Float32Array(dim * classes);
+    this.gb = new Float32Array(classes);
+    this.logits = new Float32Array(Math.max(this.batchSize, this.validation?.n ?? 0) * classes);
+    this.order = Uint32Array.from({ length: n }, (_, i) => i);
+  }
+
+  get finished(): boolean {
+    return this.stopped !== null;
+  }
+
+  /** Runs one epoch (call only while !finished) and reports it. */
+  runEpoch(): HeadEpoch {
+    if (this.stopped) throw new Error(`few-shot: training already ended (${this.stopped})`);
+    const { n, dim, classes, z, w, b, vw, vb, gw, gb, logits, order, labels, momentum, wd } = this;
+    const batchSize = this.batchSize;
+    const totalSteps = this.epochs * this.stepsPerEpoch;
+    const epoch = this.done + 1;
+    this.rng.shuffle(order);
     let lossSum = 0;
     let correct = 0;
     for (let start = 0; start < n; start += batchSize) {
@@ -114,7 +206,7 @@ export function trainHead(features: Float32Array, labels: ArrayLike<number>, n: 
           for (let d = 0; d < dim; d++) gw[d * classes + o] += z[zi + d] * g;
         }
       }
-      const rate = lr0 * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
+      const rate = this.lr0 * 0.5 * (1 + Math.cos((Math.PI * this.step) / totalSteps));
       for (let j = 0; j < w.length; j++) {
         vw[j] = momentum * vw[j] - rate * (gw[j] + wd * w[j]);
         w[j] += vw[j];
@@ -123,25 +215,90 @@ export function trainHead(features: Float32Array, labels: ArrayLike<number>, n: 
         vb[o] = momentum * vb[o] - rate * gb[o];
         b[o] += vb[o];
       }
-      step++;
+      this.step++;
     }
-    loss = lossSum / n;
-    accuracy = correct / n;
-    done = epoch;
-    if (options.onEpoch?.({ epoch, epochs, loss, accuracy }) === false) break;
+    this.loss = lossSum / n;
+    this.accuracy = correct / n;
+    this.done = epoch;
+
+    let validationLoss: number | null = null;
+    let validationAccuracy: number | null = null;
+    if (this.validation) {
+      ({ loss: validationLoss, accuracy: validationAccuracy } = this.evaluate(this.validation));
+      const best = this.best;
+      if (!best || validationAccuracy > best.accuracy || (validationAccuracy === best.accuracy && validationLoss < best.loss)) {
+        this.best = { epoch, loss: validationLoss, accuracy: validationAccuracy, w: w.slice(), b: b.slice() };
+      } else if (epoch - best.epoch >= this.patience) {
+        this.stopped = 'early';
+      }
+    }
+    if (epoch >= this.epochs) this.stopped ??= 'done';
+    const report: HeadEpoch = { epoch, epochs: this.epochs, loss: this.loss, accuracy: this.accuracy, validationLoss, validationAccuracy };
+    if (this.options.onEpoch?.(report) === false) this.stopped = 'canceled';
+    return report;
   }
 
-  // Fold the standardisation into the layer.
-  const weights = new Float32Array(dim * classes);
-  const bias = Float32Array.from(b);
-  for (let d = 0; d < dim; d++) {
-    for (let o = 0; o < classes; o++) {
-      const v = w[d * classes + o] / sd[d];
-      weights[d * classes + o] = v;
-      bias[o] -= mean[d] * v;
-    }
+  /** Cancels: result() then gives the head as it is (or the best validation epoch so far). */
+  cancel(): void {
+    this.stopped = 'canceled';
   }
-  return { weights, bias, loss, accuracy, epochs: done };
+
+  /** The trained head, with the standardisation folded in. */
+  result(): Head {
+    const best = this.best;
+    const w = best ? best.w : this.w;
+    const b = best ? best.b : this.b;
+    const { dim, classes, mean, sd } = this;
+    const weights = new Float32Array(dim * classes);
+    const bias = Float32Array.from(b);
+    for (let d = 0; d < dim; d++) {
+      for (let o = 0; o < classes; o++) {
+        const v = w[d * classes + o] / sd[d];
+        weights[d * classes + o] = v;
+        bias[o] -= mean[d] * v;
+      }
+    }
+    return {
+      weights,
+      bias,
+      loss: this.loss,
+      accuracy: this.accuracy,
+      epochs: this.done,
+      bestEpoch: best?.epoch ?? null,
+      validationLoss: best?.loss ?? null,
+      validationAccuracy: best?.accuracy ?? null,
+      stopped: this.stopped ?? 'canceled',
+    };
+  }
+
+  private standardise(features: Float32Array, n: number): Float32Array {
+    const { dim, mean, sd } = this;
+    const z = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) z[i * dim + d] = (features[i * dim + d] - mean[d]) / sd[d];
+    return z;
+  }
+
+  private evaluate(set: { z: Float32Array; labels: ArrayLike<number>; n: number }): { loss: number; accuracy: number } {
+    const { dim, classes, w, b, logits } = this;
+    for (let k = 0; k < set.n; k++) {
+      for (let o = 0; o < classes; o++) logits[k * classes + o] = b[o];
+      for (let d = 0; d < dim; d++) {
+        const v = set.z[k * dim + d];
+        for (let o = 0; o < classes; o++) logits[k * classes + o] += v * w[d * classes + o];
+      }
+    }
+    softmaxForward(logits, logits, set.n, classes);
+    let loss = 0;
+    let correct = 0;
+    for (let k = 0; k < set.n; k++) {
+      const label = set.labels[k];
+      let best = 0;
+      for (let o = 0; o < classes; o++) if (logits[k * classes + o] > logits[k * classes + best]) best = o;
+      if (best === label) correct++;
+      loss -= Math.log(Math.max(logits[k * classes + label], 1e-30));
+    }
+    return { loss: loss / set.n, accuracy: correct / set.n };
+  }
 }
 
 /**

@@ -3,9 +3,24 @@
 // are handed in — so it also runs in Node.
 import * as Comlink from 'comlink';
 import { createSession, type EngineSession } from '../engine/backend.ts';
-import { size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
-import type { BackendChoice, EngineApi, EngineInfo, EngineStats, LoadOptions, ModelSummary, Prediction, TopClass } from '../worker-api.ts';
+import { encodeModel, size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
+import type {
+  BackendChoice,
+  EngineApi,
+  EngineInfo,
+  EngineStats,
+  LoadOptions,
+  ModelSummary,
+  Prediction,
+  TeachClass,
+  TeachExample,
+  TeachOptions,
+  TeachProgress,
+  TeachResult,
+  TopClass,
+} from '../worker-api.ts';
 import { fetchDefaultModel, UNTRAINED_DEFAULT_NAME, untrainedDefaultModel } from './default-model.ts';
+import { Teacher, TeachError } from './teach.ts';
 
 export interface EngineHostOptions {
   /** Absolute URL of the default model file (models/default.cnn under the app's base URL). */
@@ -24,6 +39,9 @@ export class EngineHost implements EngineApi {
   private needsSoftmax = false;
   private predictions = 0;
   private inferenceMs = 0;
+  private readonly teacher = new Teacher();
+  /** The running training's cancel flag, or null when none runs. */
+  private training: { aborted: boolean } | null = null;
 
   constructor(private readonly options: EngineHostOptions = {}) {}
 
@@ -94,6 +112,47 @@ export class EngineHost implements EngineApi {
 
   async stats(): Promise<EngineStats> {
     return { predictions: this.predictions, inferenceMs: this.inferenceMs };
+  }
+
+  async train(classes: TeachClass[], examples: TeachExample[], onProgress?: (p: TeachProgress) => void, options: TeachOptions = {}): Promise<TeachResult> {
+    const { model, session, summary } = this;
+    if (!model || !session || !summary) throw new Error('train: no model loaded (call loadDefault or load first)');
+    if (this.training) throw new TeachError('train: a training is already running');
+    const flag = { aborted: false };
+    this.training = flag;
+    try {
+      // Progress is not awaited: a slow page must not slow the training.
+      const report = onProgress ? (p: TeachProgress) => void Promise.resolve(onProgress(p)).catch(() => undefined) : undefined;
+      const outcome = await this.teacher.train(model, session, classes, examples, options, report, flag);
+      const name = options.name ?? 'taught model';
+      const file = encodeModel(outcome.model, {
+        name,
+        training: {
+          epochs: outcome.epochs,
+          batchSize: options.batchSize,
+          lr: options.lr,
+          weightDecay: options.weightDecay,
+          seed: options.seed,
+          dataset: `${examples.length} examples of ${classes.length} classes, taught on the device`,
+          trainCount: outcome.trainCount,
+          validationCount: outcome.validationCount,
+          history: outcome.history.map((h) => ({ epoch: h.epoch, loss: h.loss, trainAccuracy: h.accuracy, validationAccuracy: h.validationAccuracy })),
+        },
+      });
+      const newSummary = await this.install(outcome.model, { name, trained: true, source: 'trained', fallbackReason: null });
+      const { model: _model, head: _head, ...rest } = outcome;
+      const result: TeachResult = { ...rest, file, summary: newSummary };
+      // The computed features are copied, not transferred: the worker keeps them cached.
+      return Comlink.transfer(result, [file.buffer]);
+    } finally {
+      this.training = null;
+    }
+  }
+
+  async cancelTraining(): Promise<boolean> {
+    if (!this.training) return false;
+    this.training.aborted = true;
+    return true;
   }
 
   private async install(model: Model, about: Pick<ModelSummary, 'name' | 'trained' | 'source' | 'fallbackReason'>): Promise<ModelSummary> {

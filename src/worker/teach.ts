@@ -1,0 +1,278 @@
+// Teaching in the worker: features of the user's examples from the frozen backbone (every layer
+// before the final dense layer), computed once per backbone and cached, then a fresh final dense
+// layer trained for the user's classes. Training runs one epoch at a time and yields to the event
+// loop between epochs and feature batches, so predictions keep being answered meanwhile.
+import { crc32 } from '../engine/format/native.ts';
+import { HeadTrainer, headLayerIndex, featureSize, replaceHead, type Head } from '../engine/fewshot.ts';
+import { Random } from '../engine/random.ts';
+import { size3, validateModel } from '../engine/shapes.ts';
+import type { InferenceSession } from '../engine/session.ts';
+import type { Model } from '../engine/spec.ts';
+import type { TeachClass, TeachExample, TeachOptions, TeachProgress, TeachResult } from '../worker-api.ts';
+
+export const MIN_TEACH_CLASSES = 2;
+export const MAX_TEACH_CLASSES = 20;
+
+/**
+ * The views of each example whose features are computed: the image itself, its mirror image and
+ * two small shifts (edges repeated). Changing this list changes every fingerprint, so caches made
+ * with another list are not reused. The first view is the example itself (used for validation).
+ */
+const VIEWS: readonly { flip: boolean; dx: number; dy: number }[] = [
+  { flip: false, dx: 0, dy: 0 },
+  { flip: true, dx: 0, dy: 0 },
+  { flip: false, dx: 2, dy: 1 },
+  { flip: true, dx: -2, dy: -1 },
+];
+export const VIEW_COUNT = VIEWS.length;
+const VIEWS_TAG = JSON.stringify(VIEWS);
+
+/** Images per features() call between yields. */
+const FEATURE_CHUNK = 32;
+
+/** Cancellation flag checked between epochs and between feature batches. */
+export interface CancelFlag {
+  readonly aborted: boolean;
+}
+
+/**
+ * Identifies the backbone (input spec, the layers before the final dense layer and their
+ * parameters) together with the set of views: cached features are valid only for the same
+ * fingerprint. 8 hex digits of CRC-32.
+ */
+export function backboneFingerprint(model: Model): string {
+  const info = validateModel(model.spec, model.params);
+  const head = headLayerIndex(info);
+  const end = info.layers[head].paramOffset;
+  const tag = new TextEncoder().encode(JSON.stringify({ input: model.spec.input, layers: model.spec.layers.slice(0, head), views: VIEWS_TAG }));
+  const params = new Uint8Array(model.params.buffer, model.params.byteOffset, end * 4);
+  const bytes = new Uint8Array(tag.length + params.length);
+  bytes.set(tag);
+  bytes.set(params, tag.length);
+  return (crc32(bytes) >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * Writes view `v` of the H×W×C image `src` into `dst`: mirrored left-right if `flip`, then
+ * shifted by (dx, dy) pixels with the edge pixels repeated: dst(y, x) = src'(clamp(y − dy), clamp(x − dx)).
+ */
+export function writeView(src: Uint8Array, dst: Uint8Array, h: number, w: number, c: number, view: { flip: boolean; dx: number; dy: number }): void {
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(h - 1, Math.max(0, y - view.dy));
+    for (let x = 0; x < w; x++) {
+      let sx = Math.min(w - 1, Math.max(0, x - view.dx));
+      if (view.flip) sx = w - 1 - sx;
+      const s = (sy * w + sx) * c;
+      const d = (y * w + x) * c;
+      for (let k = 0; k < c; k++) dst[d + k] = src[s + k];
+    }
+  }
+}
+
+/** Resolves after pending messages (predict calls) have been handled. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+export class TeachError extends Error {
+  override name = 'TeachError';
+}
+
+export interface TeachOutcome extends Omit<TeachResult, 'file' | 'summary'> {
+  model: Model;
+  head: Head;
+}
+
+/**
+ * Trains a new head for `classes` on `examples` over the backbone of `model`, using `session`
+ * (a session of `model`) for the features. Features arriving with the examples or kept from an
+ * earlier call are reused when their fingerprint matches; the newly computed ones are returned
+ * in `computed` so the caller can store them.
+ */
+export class Teacher {
+  /** Features computed in this worker, by example id, for one fingerprint. */
+  private cache = new Map<string, Float32Array>();
+  private cacheFingerprint = '';
+
+  async train(
+    model: Model,
+    session: InferenceSession,
+    classes: TeachClass[],
+    examples: TeachExample[],
+    options: TeachOptions = {},
+    onProgress?: (p: TeachProgress) => void,
+    cancel: CancelFlag = { aborted: false },
+  ): Promise<TeachOutcome> {
+    const started = performance.now();
+    const info = validateModel(model.spec, model.params);
+    const headIndex = headLayerIndex(info);
+    const dim = featureSize(info);
+    const { h, w, c } = info.input;
+    const imageSize = size3(info.input);
+
+    // Check the request.
+    if (classes.length < MIN_TEACH_CLASSES || classes.length > MAX_TEACH_CLASSES) {
+      throw new TeachError(`training needs ${MIN_TEACH_CLASSES} to ${MAX_TEACH_CLASSES} classes, got ${classes.length}`);
+    }
+    const classIndex = new Map<string, number>();
+    classes.forEach((k, i) => {
+      if (classIndex.has(k.id)) throw new TeachError(`class id ${k.id} appears twice`);
+      classIndex.set(k.id, i);
+    });
+    const perClass = new Array<number>(classes.length).fill(0);
+    for (const [i, e] of examples.entries()) {
+      const k = classIndex.get(e.classId);
+      if (k === undefined) throw new TeachError(`example ${i} (${e.id}) belongs to class ${e.classId}, which is not among the ${classes.length} classes`);
+      if (!(e.bytes instanceof Uint8Array) || e.bytes.length !== imageSize) {
+        throw new TeachError(`example ${i} (${e.id}): expected a ${h}×${w}×${c} image of ${imageSize} bytes, got ${e.bytes?.length ?? 'none'}`);
+      }
+      perClass[k]++;
+    }
+    const empty = classes.filter((_, k) => perClass[k] === 0).map((k) => `"${k.name}"`);
+    if (empty.length) throw new TeachError(`every class needs at least one example; none for ${empty.join(', ')}`);
+
+    // Features of every view of every example, reusing cached ones.
+    const fingerprint = backboneFingerprint(model);
+    if (fingerprint !== this.cacheFingerprint) {
+      this.cache.clear();
+      this.cacheFingerprint = fingerprint;
+    }
+    const rowSize = VIEW_COUNT * dim;
+    const rows: Float32Array[] = new Array(examples.length);
+    const missing: number[] = [];
+    examples.forEach((e, i) => {
+      const given = e.fingerprint === fingerprint && e.features?.length === rowSize ? e.features : undefined;
+      const row = given ?? this.cache.get(e.id);
+      if (row) rows[i] = row;
+      else missing.push(i);
+    });
+    const computed: { id: string; features: Float32Array }[] = [];
+    const featureStarted = performance.now();
+    const perChunk = Math.max(1, Math.floor(FEATURE_CHUNK / VIEW_COUNT));
+    const batch = new Uint8Array(perChunk * VIEW_COUNT * imageSize);
+    for (let start = 0; start < missing.length; start += perChunk) {
+      if (cancel.aborted) throw new TeachError('training was canceled');
+      const chunk = missing.slice(start, start + perChunk);
+      chunk.forEach((i, j) => {
+        VIEWS.forEach((view, v) => writeView(examples[i].bytes, batch.subarray((j * VIEW_COUNT + v) * imageSize, (j * VIEW_COUNT + v + 1) * imageSize), h, w, c, view));
+      });
+      const out = session.features(batch, chunk.length * VIEW_COUNT, headIndex);
+      chunk.forEach((i, j) => {
+        const row = out.slice(j * rowSize, (j + 1) * rowSize);
+        rows[i] = row;
+        this.cache.set(examples[i].id, row);
+        computed.push({ id: examples[i].id, features: row });
+      });
+      onProgress?.({ phase: 'features', done: Math.min(start + perChunk, missing.length), total: missing.length, epoch: 0, epochs: 0, loss: null, accuracy: null, validationAccuracy: null });
+      await yieldToEventLoop();
+    }
+    const featureMs = performance.now() - featureStarted;
+
+    // Held-out split: when every class has enough examples, a fifth of each (at least one) is kept
+    // out of training (all its views), and only its plain view is scored.
+    const rng = new Random(options.seed ?? 1);
+    const minPerClass = options.minPerClassForValidation ?? 5;
+    const useValidation = perClass.every((n) => n >= minPerClass);
+    const byClass: number[][] = classes.map(() => []);
+    examples.forEach((e, i) => byClass[classIndex.get(e.classId)!].push(i));
+    const trainIdx: number[] = [];
+    const valIdx: number[] = [];
+    for (const list of byClass) {
+      rng.shuffle(list);
+      const hold = useValidation ? Math.max(1, Math.round(list.length * (options.validationFraction ?? 0.2))) : 0;
+      valIdx.push(...list.slice(0, hold));
+      trainIdx.push(...list.slice(hold));
+    }
+    const augment = options.augment ?? true;
+    const views = augment ? VIEW_COUNT : 1;
+    const nTrain = trainIdx.length * views;
+    const trainX = new Float32Array(nTrain * dim);
+    const trainY = new Uint8Array(nTrain);
+    trainIdx.forEach((i, j) => {
+      for (let v = 0; v < views; v++) {
+        trainX.set(rows[i].subarray(v * dim, (v + 1) * dim), (j * views + v) * dim);
+        trainY[j * views + v] = classIndex.get(examples[i].classId)!;
+      }
+    });
+    const valX = new Float32Array(valIdx.length * dim);
+    const valY = new Uint8Array(valIdx.length);
+    valIdx.forEach((i, j) => {
+      valX.set(rows[i].subarray(0, dim), j * dim);
+      valY[j] = classIndex.get(examples[i].classId)!;
+    });
+
+    const trainStarted = performance.now();
+    const trainer = new HeadTrainer(trainX, trainY, nTrain, dim, classes.length, {
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      lr: options.lr,
+      weightDecay: options.weightDecay,
+      seed: options.seed,
+      patience: options.patience,
+      validation: valIdx.length ? { features: valX, labels: valY, n: valIdx.length } : undefined,
+    });
+    const history: TeachOutcome['history'] = [];
+    while (!trainer.finished) {
+      if (cancel.aborted) {
+        trainer.cancel();
+        break;
+      }
+      const r = trainer.runEpoch();
+      history.push({ epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, validationAccuracy: r.validationAccuracy });
+      onProgress?.({ phase: 'training', done: r.epoch, total: r.epochs, epoch: r.epoch, epochs: r.epochs, loss: r.loss, accuracy: r.accuracy, validationAccuracy: r.validationAccuracy });
+      await yieldToEventLoop();
+    }
+    if (cancel.aborted) throw new TeachError('training was canceled');
+    const head = trainer.result();
+    const trainMs = performance.now() - trainStarted;
+
+    const labels = classes.map((k) => k.name);
+    const newModel = replaceHead(model, labels, head);
+    // Confusion matrix [true][predicted] on the held-out examples, or on the training examples'
+    // plain views without a held-out split.
+    const scored = valIdx.length ? valIdx : trainIdx;
+    const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
+    const scores = new Float64Array(classes.length);
+    for (const i of scored) {
+      const x = rows[i];
+      for (let o = 0; o < classes.length; o++) scores[o] = head.bias[o];
+      for (let d = 0; d < dim; d++) {
+        const v = x[d];
+        if (v !== 0) for (let o = 0; o < classes.length; o++) scores[o] += v * head.weights[d * classes.length + o];
+      }
+      let best = 0;
+      for (let o = 1; o < classes.length; o++) if (scores[o] > scores[best]) best = o;
+      confusion[classIndex.get(examples[i].classId)!][best]++;
+    }
+    const correct = confusion.reduce((s, row, k) => s + row[k], 0);
+
+    return {
+      model: newModel,
+      head,
+      labels,
+      fingerprint,
+      computed,
+      trainCount: trainIdx.length,
+      validationCount: valIdx.length,
+      epochs: head.epochs,
+      stopped: head.stopped,
+      loss: head.loss,
+      accuracy: head.accuracy,
+      validationAccuracy: head.validationAccuracy,
+      confusionOn: valIdx.length ? 'validation' : 'training',
+      confusion,
+      scoredAccuracy: scored.length ? correct / scored.length : 0,
+      history,
+      featureMs,
+      trainMs,
+      totalMs: performance.now() - started,
+    };
+  }
+}
