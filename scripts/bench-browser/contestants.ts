@@ -27,7 +27,7 @@ export interface Workload {
 
 export interface Contestant {
   id: BrowserBackendId;
-  /** What computes, e.g. "WebGL2 (RGBA32F on …)" or "XNNPACK, SIMD, 1 thread". */
+  /** What computes, e.g. "WebGL2, RGBA32F render targets" or "XNNPACK, SIMD on, 1 thread". */
   runsOn: string;
   /** Makes this contestant's backend the active one (TF.js has one global backend). */
   activate(): Promise<void>;
@@ -102,7 +102,7 @@ export async function createContestant(id: BrowserBackendId, w: Workload): Promi
       const gl = session.webgl;
       return {
         id,
-        runsOn: `WebGL2, ${gl.renderFormat === 'rgba32f' ? 'RGBA32F' : 'RGBA16F'} (${gl.renderer})`,
+        runsOn: `WebGL2, ${gl.renderFormat === 'rgba32f' ? 'RGBA32F' : 'RGBA16F'} render targets`,
         activate: async () => {},
         predictOne: (i) => session.predict(w.image(i)),
         predictBatch: () => session.predictBatch(w.images, w.count),
