@@ -10,7 +10,10 @@ import { createWebglSession, type WebglSession } from './webgl/session.ts';
 export type BackendChoice = 'auto' | 'webgl' | 'cpu';
 
 export interface CreateSessionOptions {
-  /** 'auto' (default): WebGL2 if it passes the self-test, else the CPU. 'webgl' throws instead of falling back at load. */
+  /**
+   * 'auto' (default): WebGL2 if it passes the self-test and (see pickFaster) is the faster, else
+   * the CPU. 'webgl' throws instead of falling back at load.
+   */
   backend?: BackendChoice;
   /** Canvas for the GL context (default: a new OffscreenCanvas). */
   canvas?: OffscreenCanvas;
@@ -18,6 +21,12 @@ export interface CreateSessionOptions {
   renderFormat?: 'auto' | 'rgba16f';
   /** Largest max-abs difference from the CPU allowed in the self-test (default 1e-3). */
   tolerance?: number;
+  /**
+   * With 'auto': after the self-test, time a few frames on each backend and keep the faster (a
+   * software WebGL renderer is often slower than the CPU). Default true; false keeps WebGL2
+   * whenever it passes the self-test.
+   */
+  pickFaster?: boolean;
   /** Called when frames move to another backend after load (context lost, restored). */
   onBackendChange?: (backend: BackendName, reason: string) => void;
 }
@@ -51,6 +60,19 @@ function selfTest(webgl: WebglSession, cpu: CpuSession): { maxDiff: number; at: 
     }
   });
   return { maxDiff, at };
+}
+
+/** Median time of a few warm single-image predictions (the self-test has already warmed up both). */
+function medianFrameMs(session: InferenceSession): number {
+  const [input] = selfTestInputs(size3(session.info.input));
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const start = performance.now();
+    session.predict(input);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[3];
 }
 
 /**
@@ -197,6 +219,17 @@ export async function createSession(model: Model, options: CreateSessionOptions 
     const e = new EngineSession(cpu, null, `using the CPU: ${why}`, tolerance, options.onBackendChange);
     e.selfTestDiff = test.maxDiff;
     return e;
+  }
+  if (choice === 'auto' && options.pickFaster !== false) {
+    const gl = medianFrameMs(webgl);
+    const onCpu = medianFrameMs(cpu);
+    if (onCpu < gl) {
+      webgl.dispose();
+      const why = `the CPU (${onCpu.toFixed(2)} ms a frame) is faster here than WebGL2 (${gl.toFixed(2)} ms, ${format} on ${webgl.renderer})`;
+      const e = new EngineSession(cpu, null, `using ${why}`, tolerance, options.onBackendChange);
+      e.selfTestDiff = test.maxDiff;
+      return e;
+    }
   }
   engine = new EngineSession(
     cpu,

@@ -194,6 +194,7 @@ async function contextLoss(args: { loseAt: number; cpuFrames: number; webglFrame
   const changes: { frame: number; backend: BackendName; reason: string }[] = [];
   const session: EngineSession = await createSession(model, {
     backend: 'auto',
+    pickFaster: false, // keep WebGL2 (slower than the CPU on a software renderer) to test its loss
     canvas,
     onBackendChange: (backend, reason) => changes.push({ frame, backend, reason }),
   });
