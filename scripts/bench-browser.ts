@@ -60,6 +60,8 @@ export type BrowserBackendReport = BackendTiming & {
   first_ms: number;
   load_ms: number;
   first_predict_ms: number;
+  /** Batch-1 median with the backend alone in its worker (after its first result, 10 warm-up runs). */
+  solo_median_ms: number;
 };
 
 export interface BrowserReport {
@@ -81,6 +83,9 @@ export interface BrowserReport {
   /** Wall time of each step, seconds (bundle, launch, first results, then the main worker's steps). */
   seconds: Record<string, number>;
 }
+
+/** Batch-1 predictions timed in each cold-start worker after its first result (solo_median_ms). */
+const SOLO_PREDICTIONS = 40;
 
 const TFJS_WASM_DIR = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 
@@ -197,7 +202,7 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
     log(`browser: first results, each backend in a fresh worker (load average ${loadBefore.toFixed(2)})…`);
     const cold = new Map<BrowserBackendId, ColdResult>();
     for (const id of BROWSER_BACKENDS) {
-      const c = await call<ColdResult>('cold', { id });
+      const c = await call<ColdResult>('cold', { id, solo: SOLO_PREDICTIONS });
       log(`  ${id}: first result in ${c.first_ms.toFixed(0)} ms`);
       cold.set(id, c);
     }
@@ -223,7 +228,10 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
     const backends = Object.fromEntries(
       BROWSER_BACKENDS.map((id) => {
         const c = cold.get(id)!;
-        return [id, { ...main.backends[id], first_ms: c.first_ms, load_ms: c.load_ms, first_predict_ms: c.first_predict_ms }];
+        return [
+          id,
+          { ...main.backends[id], first_ms: c.first_ms, load_ms: c.load_ms, first_predict_ms: c.first_predict_ms, solo_median_ms: c.solo_median_ms },
+        ];
       }),
     ) as Record<BrowserBackendId, BrowserBackendReport>;
     const targets = TARGETS.map((t) => {
@@ -285,6 +293,9 @@ export function browserReportLines(r: BrowserReport, maxDiffLimit: number): stri
     `Batch 1: ${r.settings.rounds * r.settings.block} timed predictions per backend (${r.settings.rounds} interleaved rounds of ${r.settings.block}); ` +
       `batch ${r.settings.batch}: ${r.settings.batchRounds * 2} timed batches per backend. First result: a fresh worker builds the backend ` +
       `(context, compilation, weight upload, warm-up, self-tests) and predicts one image.`,
+    `Batch-1 median with the backend alone in its worker (${SOLO_PREDICTIONS} predictions after its first result), ms: ` +
+      BROWSER_BACKENDS.map((id) => `${id} ${fmt(r.backends[id].solo_median_ms, 3)}`).join(', ') +
+      '.',
     ...r.targets.map(
       (t) => `Target: ${t.ours} batch-1 median ÷ ${t.theirs}'s = ${fmt(t.ratio, 2)}× (target ≤ ${fmt(t.at_most, 1)}×: ${t.met ? 'met' : 'not met'}).`,
     ),

@@ -26,6 +26,11 @@ export interface ColdResult {
   first_ms: number;
   /** Probabilities of that first prediction, to compare with the other worker's. */
   first_output: number[];
+  /**
+   * Median of `solo` further batch-1 predictions in the same worker, this backend alone: a check
+   * that taking turns with the others in the main worker does not slow a backend down.
+   */
+  solo_median_ms: number;
 }
 
 export interface MainArgs {
@@ -91,7 +96,7 @@ function workload(): Workload {
   return makeWorkload({ spec, params }, images);
 }
 
-async function cold(args: { id: BrowserBackendId }): Promise<ColdResult> {
+async function cold(args: { id: BrowserBackendId; solo: number }): Promise<ColdResult> {
   if (!BROWSER_BACKENDS.includes(args.id)) throw new Error(`no backend "${args.id}"; known: ${BROWSER_BACKENDS.join(', ')}`);
   const w = workload();
   const t0 = performance.now();
@@ -99,9 +104,19 @@ async function cold(args: { id: BrowserBackendId }): Promise<ColdResult> {
   const t1 = performance.now();
   const out = Array.from(c.predictOne(0));
   const t2 = performance.now();
+  for (let i = 1; i <= 10; i++) c.predictOne(i);
+  const solo = (await timeInterleaved([c], 1, args.solo, (x, k) => x.predictOne(k))).get(args.id)!;
   c.check();
   c.dispose();
-  return { id: args.id, runsOn: c.runsOn, load_ms: t1 - t0, first_predict_ms: t2 - t1, first_ms: t2 - t0, first_output: out };
+  return {
+    id: args.id,
+    runsOn: c.runsOn,
+    load_ms: t1 - t0,
+    first_predict_ms: t2 - t1,
+    first_ms: t2 - t0,
+    first_output: out,
+    solo_median_ms: median(solo),
+  };
 }
 
 /** Block timing with the contestants taking turns; each call is timed on its own. */
