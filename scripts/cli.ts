@@ -16,6 +16,8 @@ import { DENSE_ENCODINGS, type DenseEncoding, type ModelMeta, type TrainingSumma
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
 import { CpuSession } from '../src/engine/session.ts';
+import { createCpuKernels } from '../src/engine/wasm/load.ts';
+import type { KernelSet } from '../src/engine/cpu/network.ts';
 import { shapeText, size3, validateModel, type NetworkInfo } from '../src/engine/shapes.ts';
 import type { Model, ModelSpec } from '../src/engine/spec.ts';
 import { ARCHITECTURES } from '../src/engine/zoo.ts';
@@ -33,6 +35,12 @@ const processIO: CliIO = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
+
+let kernelsLoading: Promise<KernelSet | null> | null = null;
+/** The WebAssembly SIMD kernels where they load (null: the TypeScript kernels), loaded once. */
+function cpuKernels(): Promise<KernelSet | null> {
+  return (kernelsLoading ??= createCpuKernels());
+}
 
 /** Wrong arguments: exit code 2. */
 class UsageError extends Error {}
@@ -207,6 +215,7 @@ async function runTrain(o: Record<string, string | boolean | undefined>, io: Cli
     `training ${thousands(info.paramCount)} parameters (${thousands(info.macs)} multiply-adds per image) on ${train.count} images` +
       `${held ? `, validating on ${held.count}` : ''}; ${ds.classes.length} classes\n`,
   );
+  const kernels = await cpuKernels();
   let parallel: ParallelTrainer | null = null;
   const history = await fit(model, train, {
     epochs,
@@ -217,7 +226,8 @@ async function runTrain(o: Record<string, string | boolean | undefined>, io: Cli
     seed,
     augment: o['no-augment'] ? false : {},
     validation: held && held.count > 0 ? held : undefined,
-    createTrainer: threads > 0 ? (m, b, sgd) => (parallel = ParallelTrainer.create(m, b, sgd, threads)) : undefined,
+    kernels,
+    createTrainer: threads > 0 ? (m, b, sgd) => (parallel = ParallelTrainer.create(m, b, sgd, threads, kernels)) : undefined,
     onEpoch: (r: EpochReport) =>
       io.err(
         `epoch ${r.epoch}/${r.epochs}  loss ${r.loss.toFixed(4)}  train acc ${percent(r.trainAccuracy)}  val acc ${percent(r.validationAccuracy)}` +
@@ -276,13 +286,13 @@ function alignLabels(ds: LoadedDataset, labels: string[], io: CliIO): LoadedData
   throw new Error(`eval: dataset classes ${missing.map((c) => JSON.stringify(c)).join(', ')} are not among the model's labels (${labels.join(', ')})`);
 }
 
-function runEval(o: Record<string, string | boolean | undefined>, io: CliIO): void {
+async function runEval(o: Record<string, string | boolean | undefined>, io: CliIO): Promise<void> {
   const { model } = readModel(o);
   const info = validateModel(model.spec, model.params);
   const ds = readDataset(o, 'eval');
   checkInput(info, ds, 'eval');
   const aligned = alignLabels(ds, model.spec.labels, io);
-  const e = evaluate(model, aligned);
+  const e = evaluate(model, aligned, await cpuKernels());
   writeJson(io, {
     accuracy: e.accuracy,
     count: e.count,
@@ -314,9 +324,9 @@ function readImages(path: string, info: NetworkInfo): { bytes: Uint8Array; count
   return { bytes, count: bytes.length / size };
 }
 
-function runPredict(o: Record<string, string | boolean | undefined>, io: CliIO): void {
+async function runPredict(o: Record<string, string | boolean | undefined>, io: CliIO): Promise<void> {
   const { model } = readModel(o);
-  const session = new CpuSession(model);
+  const session = new CpuSession(model, await cpuKernels());
   const { info } = session;
   const { bytes, count } = readImages(required(o, 'images', 'predict'), info);
   const classes = size3(info.output);
@@ -424,7 +434,7 @@ function accuracyOf(predictions: ArrayLike<number>, labels: Uint8Array, classes:
   return { accuracy: labels.length ? correct / labels.length : 0, perClassAccuracy: hits.map((h, c) => (totals[c] ? h / totals[c] : null)) };
 }
 
-function runFewshot(o: Record<string, string | boolean | undefined>, io: CliIO): void {
+async function runFewshot(o: Record<string, string | boolean | undefined>, io: CliIO): Promise<void> {
   const shots = numberOption(o, 'shots', NaN, { integer: true, min: 1, max: 100000 });
   if (Number.isNaN(shots)) throw new UsageError('fewshot: --shots is required (see `cli fewshot --help`)');
   const seed = numberOption(o, 'seed', 1, { integer: true, min: 0, max: 0xffffffff });
@@ -448,7 +458,7 @@ function runFewshot(o: Record<string, string | boolean | undefined>, io: CliIO):
   }
 
   const { model, path } = readModel(o);
-  const session = new CpuSession(model);
+  const session = new CpuSession(model, await cpuKernels());
   const { info } = session;
   checkInput(info, ds, 'fewshot');
   const head = headLayerIndex(info);
@@ -459,7 +469,7 @@ function runFewshot(o: Record<string, string | boolean | undefined>, io: CliIO):
   const retrained = replaceHead(model, ds.classes, trained);
   const seconds = (performance.now() - started) / 1000;
   io.err(`few-shot head: ${dim} features × ${classes} classes, ${trained.epochs} epochs, train acc ${percent(trained.accuracy)}, ${seconds.toFixed(1)} s\n`);
-  const e = evaluate(retrained, test);
+  const e = evaluate(retrained, test, await cpuKernels());
   if (out !== null) {
     const meta: ModelMeta = {
       name: basename(out, extname(out)),

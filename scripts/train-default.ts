@@ -62,6 +62,7 @@ const history: EpochReport[] = await fit({ spec, params }, train, {
   seed,
   augment: { flip: true, shift: 3 },
   validation,
+  kernels,
   createTrainer: (m, b, o) => (parallel = ParallelTrainer.create(m, b, o, Number(values.threads), kernels)),
   onEpoch: (e) =>
     console.error(

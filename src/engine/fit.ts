@@ -1,5 +1,5 @@
 // Epoch loop over a dataset of byte images: shuffling, augmentation, SGD, validation.
-import { CpuNetwork } from './cpu/network.ts';
+import { CpuNetwork, type KernelSet } from './cpu/network.ts';
 import { Random } from './random.ts';
 import { size3, validateModel } from './shapes.ts';
 import type { Model } from './spec.ts';
@@ -26,6 +26,8 @@ export interface FitOptions {
   frozen?: string[];
   validation?: Dataset;
   onEpoch?: (e: EpochReport) => void;
+  /** Kernels for the default trainer and for validation (null/omitted: TypeScript kernels). */
+  kernels?: KernelSet | null;
   /** Supplies the stepper (default: a Trainer on this thread); e.g. a data-parallel trainer. */
   createTrainer?: (model: Model, batchSize: number, options: SgdOptions) => Stepper;
 }
@@ -63,7 +65,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions): Pro
         ? { kind: 'step', every: Math.max(1, Math.round((stepsPerEpoch * options.epochs) / 4)), gamma: 0.5 }
         : { kind: 'cosine', totalSteps };
   const sgd: SgdOptions = { lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay, schedule, frozen: options.frozen };
-  const trainer: Stepper = options.createTrainer ? options.createTrainer(model, options.batchSize, sgd) : new Trainer(model, options.batchSize, sgd);
+  const trainer: Stepper = options.createTrainer ? options.createTrainer(model, options.batchSize, sgd) : new Trainer(model, options.batchSize, sgd, options.kernels ?? null);
   const rng = new Random(options.seed);
   const order = Uint32Array.from({ length: data.count }, (_, i) => i);
   const staging = new CpuNetwork(info, model.params, options.batchSize); // only its input buffer is used
@@ -96,7 +98,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions): Pro
       epochs: options.epochs,
       loss: lossSum / data.count,
       trainAccuracy: correct / data.count,
-      validationAccuracy: options.validation ? evaluate(model, options.validation).accuracy : null,
+      validationAccuracy: options.validation ? evaluate(model, options.validation, options.kernels ?? null).accuracy : null,
       lr,
       seconds: (performance.now() - started) / 1000,
     };
@@ -114,13 +116,16 @@ export interface Evaluation {
   count: number;
 }
 
-/** Top-1 accuracy, per-class accuracy and confusion matrix of a model on a dataset. */
-export function evaluate(model: Model, data: Dataset): Evaluation {
+/**
+ * Top-1 accuracy, per-class accuracy and confusion matrix of a model on a dataset, on the given
+ * kernels (null: the TypeScript kernels).
+ */
+export function evaluate(model: Model, data: Dataset, kernels: KernelSet | null = null): Evaluation {
   const info = validateModel(model.spec, model.params);
   const classes = size3(info.output);
   const imageSize = size3(info.input);
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  const net = new CpuNetwork(info, model.params, 64);
+  const net = new CpuNetwork(info, model.params, 64, false, kernels);
   let correct = 0;
   for (let start = 0; start < data.count; start += net.capacity) {
     const n = Math.min(net.capacity, data.count - start);
