@@ -6,6 +6,7 @@
 //   npm run bench -- --json            one JSON object
 //   npm run bench -- --rounds 20       fewer rounds (default 40; --block sets runs per block)
 //   npm run bench -- --node-only       this process only (no browser)
+//   npm run bench -- --node-only --model public/models/default.cnn   time a model file instead
 //   npm run bench -- --browser-only    the headless-Chromium part only (scripts/bench-browser.ts)
 //   --browser-rounds, --browser-block, --browser-batch-rounds, --profile-iterations: the same for
 //   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
@@ -39,6 +40,7 @@ import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
 import { size3 } from '../src/engine/shapes.ts';
 import { classicCifarSpec } from '../src/engine/zoo.ts';
+import { loadModelFile } from '../src/node/model-io.ts';
 import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
 import { browserReportLines, runBrowserBench } from './bench-browser.ts';
 
@@ -115,13 +117,17 @@ interface NodeBenchOptions {
   block: number;
   batchRounds: number;
   log: (line: string) => void;
+  /** A model file to time instead of the classic net with seeded weights (Node part). */
+  modelFile?: string;
 }
 
 /** The Node part: its report (the JSON object), its markdown lines, and whether outputs agree. */
 async function nodeBench(opts: NodeBenchOptions): Promise<{ report: Record<string, unknown>; lines: string[]; agree: boolean }> {
   const { rounds, block, batchRounds, log } = opts;
-  const spec = classicCifarSpec();
-  const params = initParams(spec, SEED);
+  const file = opts.modelFile ? loadModelFile(opts.modelFile) : null;
+  const spec = file ? file.model.spec : classicCifarSpec();
+  const params = file ? file.model.params : initParams(spec, SEED);
+  const modelName = file ? `${opts.modelFile} (${file.meta.name ?? 'model file'})` : 'classic CIFAR-10 net (classicCifarSpec)';
   const session = new CpuSession({ spec, params });
   const wasmSession = new CpuSession({ spec, params }, await loadWasmKernels());
   const inSize = size3(session.info.input);
@@ -238,7 +244,7 @@ async function nodeBench(opts: NodeBenchOptions): Promise<{ report: Record<strin
 
   const report = {
     model: {
-      name: 'classic CIFAR-10 net (classicCifarSpec)',
+      name: modelName,
       macs: session.info.macs,
       params: session.info.paramCount,
       seed: SEED,
@@ -274,7 +280,7 @@ async function nodeBench(opts: NodeBenchOptions): Promise<{ report: Record<strin
   let lines: string[] = [];
   if (!opts.json) {
     lines = [
-      `Classic CIFAR-10 net: ${(session.info.macs / 1e6).toFixed(2)} M multiply-adds, ${session.info.paramCount} parameters, ` +
+      `${modelName}: ${(session.info.macs / 1e6).toFixed(2)} M multiply-adds, ${session.info.paramCount} parameters, ` +
         `${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, TF.js ${tf.version_core} ` +
         `(wasm SIMD ${wasmSimd ? 'on' : 'off'}, threads ${wasmThreads ? 'on' : 'off'}), ` +
         `load average ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)}.`,
@@ -317,6 +323,7 @@ async function main(): Promise<number> {
       'browser-batch-rounds': { type: 'string', default: '3' },
       'profile-iterations': { type: 'string', default: '100' },
       'node-only': { type: 'boolean', default: false },
+      model: { type: 'string' },
       'browser-only': { type: 'boolean', default: false },
     },
   });
@@ -332,7 +339,9 @@ async function main(): Promise<number> {
     block: int('block', opts.block),
     batchRounds: int('batch-rounds', opts['batch-rounds']),
     log: opts.json ? (_: string) => {} : (s: string) => process.stderr.write(s + '\n'),
+    modelFile: opts.model,
   };
+  if (opts.model && !opts['node-only']) throw new Error('--model times a model file in Node only: add --node-only');
 
   let code = 0;
   let report: Record<string, unknown> = {};
