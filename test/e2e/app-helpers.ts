@@ -187,35 +187,50 @@ export async function readProbe(page: Page): Promise<PredictProbe> {
  * untagged frames as BT.709 (BT.601 here comes back 5–10 levels darker in red and green).
  */
 export function writeY4m(path: string, image: TestImage, frames = 2): void {
-  const { width: w, height: h, rgba } = image;
+  writeY4mSequence(path, [image], frames);
+}
+
+/**
+ * A Y4M video (4:2:0, BT.709 studio range, 20 frames/s) showing each picture for `framesEach`
+ * frames in turn; Chromium's fake camera plays it in a loop.
+ */
+export function writeY4mSequence(path: string, images: Pick<TestImage, 'width' | 'height' | 'rgba'>[], framesEach: number): void {
+  const { width: w, height: h } = images[0];
   if (w % 2 || h % 2) throw new Error(`writeY4m: ${w}×${h} must be even for 4:2:0`);
-  const y = new Uint8Array(w * h);
-  const u = new Uint8Array((w / 2) * (h / 2));
-  const v = new Uint8Array((w / 2) * (h / 2));
+  if (images.some((im) => im.width !== w || im.height !== h)) throw new Error('writeY4m: every picture must have the same size');
   const clamp = (x: number) => Math.max(0, Math.min(255, Math.round(x)));
-  for (let i = 0; i < w * h; i++) {
-    const r = rgba[i * 4] / 255;
-    const g = rgba[i * 4 + 1] / 255;
-    const b = rgba[i * 4 + 2] / 255;
-    y[i] = clamp(16 + 46.559 * r + 156.629 * g + 15.812 * b);
-  }
-  for (let cy = 0; cy < h / 2; cy++) {
-    for (let cx = 0; cx < w / 2; cx++) {
-      let cb = 0;
-      let cr = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-        const p = ((2 * cy + dy) * w + 2 * cx + dx) * 4;
-        const r = rgba[p] / 255;
-        const g = rgba[p + 1] / 255;
-        const b = rgba[p + 2] / 255;
-        cb += 128 - 25.664 * r - 86.336 * g + 112 * b;
-        cr += 128 + 112 * r - 101.73 * g - 10.27 * b;
-      }
-      u[cy * (w / 2) + cx] = clamp(cb / 4);
-      v[cy * (w / 2) + cx] = clamp(cr / 4);
+  const frameOf = (rgba: Uint8Array): Buffer => {
+    const y = new Uint8Array(w * h);
+    const u = new Uint8Array((w / 2) * (h / 2));
+    const v = new Uint8Array((w / 2) * (h / 2));
+    for (let i = 0; i < w * h; i++) {
+      const r = rgba[i * 4] / 255;
+      const g = rgba[i * 4 + 1] / 255;
+      const b = rgba[i * 4 + 2] / 255;
+      y[i] = clamp(16 + 46.559 * r + 156.629 * g + 15.812 * b);
     }
-  }
+    for (let cy = 0; cy < h / 2; cy++) {
+      for (let cx = 0; cx < w / 2; cx++) {
+        let cb = 0;
+        let cr = 0;
+        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+          const p = ((2 * cy + dy) * w + 2 * cx + dx) * 4;
+          const r = rgba[p] / 255;
+          const g = rgba[p + 1] / 255;
+          const b = rgba[p + 2] / 255;
+          cb += 128 - 25.664 * r - 86.336 * g + 112 * b;
+          cr += 128 + 112 * r - 101.73 * g - 10.27 * b;
+        }
+        u[cy * (w / 2) + cx] = clamp(cb / 4);
+        v[cy * (w / 2) + cx] = clamp(cr / 4);
+      }
+    }
+    return Buffer.concat([Buffer.from('FRAME\n'), y, u, v]);
+  };
   const header = Buffer.from(`YUV4MPEG2 W${w} H${h} F20:1 Ip A1:1 C420jpeg\n`);
-  const frame = Buffer.concat([Buffer.from('FRAME\n'), y, u, v]);
-  writeFileSync(path, Buffer.concat([header, ...Array.from({ length: frames }, () => frame)]));
+  const frames = images.flatMap((im) => {
+    const f = frameOf(im.rgba);
+    return Array.from({ length: framesEach }, () => f);
+  });
+  writeFileSync(path, Buffer.concat([header, ...frames]));
 }
