@@ -8,6 +8,9 @@
 //   npm run bench -- --node-only       this process only (no browser)
 //   npm run bench -- --node-only --model public/models/default.cnn   time a model file instead
 //   npm run bench -- --browser-only    the headless-Chromium part only (scripts/bench-browser.ts)
+//   npm run bench -- --pipeline-only   the live-app pipeline part only (scripts/bench-pipeline.ts)
+//   --pipeline-seconds (default 12), --pipeline-warmup (3), --pipeline-dist <built app> (default:
+//   build one into a temporary folder): the same for the pipeline part
 //   --browser-rounds, --browser-block, --browser-batch-rounds, --profile-iterations: the same for
 //   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
 //
@@ -27,6 +30,10 @@
 // dedicated worker: this engine's WebGL2 and CPU backends against TF.js webgl, wasm and cpu
 // (scripts/bench-browser.ts; a table of its own, and a `browser` object in the JSON). Its outputs
 // are held to the same 1e-4.
+//
+// Last, the live-app pipeline: the built app in headless Chromium with its fake camera, 'cpu'
+// (WebAssembly) and 'auto' backend settings: answers per second, capture-to-result latency and
+// main-thread time per frame (scripts/bench-pipeline.ts; a `pipeline` object in the JSON).
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +50,7 @@ import { classicCifarSpec } from '../src/engine/zoo.ts';
 import { loadModelFile } from '../src/node/model-io.ts';
 import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
 import { browserReportLines, runBrowserBench } from './bench-browser.ts';
+import { pipelineReportLines, runPipelineBench } from './bench-pipeline.ts';
 
 const SEED = 1;
 const IMAGES = 32;
@@ -325,6 +333,10 @@ async function main(): Promise<number> {
       'node-only': { type: 'boolean', default: false },
       model: { type: 'string' },
       'browser-only': { type: 'boolean', default: false },
+      'pipeline-only': { type: 'boolean', default: false },
+      'pipeline-seconds': { type: 'string', default: '12' },
+      'pipeline-warmup': { type: 'string', default: '3' },
+      'pipeline-dist': { type: 'string' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -332,7 +344,8 @@ async function main(): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
-  if (opts['node-only'] && opts['browser-only']) throw new Error('--node-only and --browser-only exclude each other');
+  const only = (['node-only', 'browser-only', 'pipeline-only'] as const).filter((k) => opts[k]);
+  if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
   const settings = {
     json: opts.json,
     rounds: int('rounds', opts.rounds),
@@ -345,13 +358,13 @@ async function main(): Promise<number> {
 
   let code = 0;
   let report: Record<string, unknown> = {};
-  if (!opts['browser-only']) {
+  if (!opts['browser-only'] && !opts['pipeline-only']) {
     const node = await nodeBench(settings);
     report = node.report;
     if (!opts.json) process.stdout.write(node.lines.join('\n') + '\n');
     if (!node.agree) code = 1;
   }
-  if (!opts['node-only']) {
+  if (!opts['node-only'] && !opts['pipeline-only']) {
     const browser = await runBrowserBench({
       rounds: int('browser-rounds', opts['browser-rounds']),
       block: int('browser-block', opts['browser-block']),
@@ -368,6 +381,17 @@ async function main(): Promise<number> {
       );
       code = 1;
     }
+  }
+  if (!opts['node-only'] && !opts['browser-only']) {
+    const pipeline = await runPipelineBench({
+      seconds: int('pipeline-seconds', opts['pipeline-seconds']),
+      warmupSeconds: int('pipeline-warmup', opts['pipeline-warmup']),
+      backends: ['cpu', 'auto'],
+      dist: opts['pipeline-dist'],
+      log: settings.log,
+    });
+    report.pipeline = pipeline;
+    if (!opts.json) process.stdout.write((opts['pipeline-only'] ? '' : '\n') + pipelineReportLines(pipeline).join('\n') + '\n');
   }
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   return code;
