@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { BASE_FLAGS, CHROMIUM_PATH, FAKE_CAMERA_FLAGS, WEBGL_FLAGS } from './scripts/chromium-flags.ts';
 
 // Browser tests run the built app (`npm run build` first; `npm run test:e2e` does both) in
 // Debian's Chromium: Playwright's own browser downloads are not available here.
@@ -20,20 +21,9 @@ export default defineConfig({
     headless: true,
     trace: 'off',
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-        '--use-angle=swiftshader',
-        '--enable-unsafe-swiftshader',
-        '--ignore-gpu-blocklist',
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-      ],
+      executablePath: CHROMIUM_PATH,
+      // headless=new comes from `headless: true`; the rest is the shared set.
+      args: [...BASE_FLAGS.filter((f) => !f.startsWith('--headless')), ...WEBGL_FLAGS, ...FAKE_CAMERA_FLAGS],
     },
   },
   webServer: {

@@ -27,21 +27,11 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from '@playwright/test';
 import { BROWSER_BACKENDS, type BrowserBackendId } from './bench-browser/contestants.ts';
-import { maxAbsDiff } from './bench-browser/stats.ts';
+import { maxAbsDiff } from './bench-stats.ts';
+import { BASE_FLAGS, CHROMIUM_PATH, WEBGL_FLAGS } from './chromium-flags.ts';
 import type { BackendTiming, ColdResult, MainArgs, MainResult, WebglProfile } from './bench-browser/worker.ts';
 
-export const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--ignore-gpu-blocklist',
-];
+export const CHROMIUM_ARGS = [...BASE_FLAGS, ...WEBGL_FLAGS];
 
 /** Targets stated for the engine (reported, not asserted): our median ÷ TF.js' median. */
 export const TARGETS = [
@@ -172,7 +162,7 @@ export async function runBrowserBench(options: BrowserBenchOptions): Promise<Bro
     const served = await serve(dir);
     server = served.server;
 
-    const executablePath = options.executablePath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    const executablePath = options.executablePath ?? CHROMIUM_PATH;
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     const page = await browser.newPage();
     page.on('pageerror', (e) => log(`[page error] ${e.message}`));

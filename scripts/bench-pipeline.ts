@@ -29,24 +29,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from '@playwright/test';
+import { BASE_FLAGS, CHROMIUM_PATH, FAKE_CAMERA_FLAGS, WEBGL_FLAGS } from './chromium-flags.ts';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SETTINGS_KEY = 'edge-classifier.settings.v1';
 
-export const PIPELINE_CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--ignore-gpu-blocklist',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-];
+export const PIPELINE_CHROMIUM_ARGS = [...BASE_FLAGS, ...WEBGL_FLAGS, ...FAKE_CAMERA_FLAGS];
 
 export type PipelineBackend = 'cpu' | 'auto';
 
@@ -350,7 +338,7 @@ export async function runPipelineBench(options: PipelineOptions): Promise<Pipeli
     }
     const served = await serveStatic(dist);
     server = served.server;
-    const executablePath = options.executablePath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    const executablePath = options.executablePath ?? CHROMIUM_PATH;
     browser = await chromium.launch({ executablePath, args: PIPELINE_CHROMIUM_ARGS });
     const before = os.loadavg()[0];
     const runs: PipelineRun[] = [];

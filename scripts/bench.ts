@@ -49,6 +49,7 @@ import { size3 } from '../src/engine/shapes.ts';
 import { classicCifarSpec } from '../src/engine/zoo.ts';
 import { loadModelFile } from '../src/node/model-io.ts';
 import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
+import { maxAbsDiff, stats, timeInterleaved, type Stats } from './bench-stats.ts';
 import { browserReportLines, runBrowserBench } from './bench-browser.ts';
 import { pipelineReportLines, runPipelineBench } from './bench-pipeline.ts';
 
@@ -67,54 +68,6 @@ interface Contestant {
   predictOne(i: number): ArrayLike<number>;
   /** Probabilities for the batch of all IMAGES images. */
   predictBatch(): ArrayLike<number>;
-}
-
-interface Stats {
-  median_ms: number;
-  p95_ms: number;
-  samples: number;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-function stats(times: number[]): Stats {
-  const sorted = [...times].sort((a, b) => a - b);
-  return { median_ms: percentile(sorted, 0.5), p95_ms: percentile(sorted, 0.95), samples: sorted.length };
-}
-
-/** Block timing with the contestants taking turns; returns each one's per-call times in ms. */
-async function timeInterleaved(
-  contestants: Contestant[],
-  rounds: number,
-  block: number,
-  call: (c: Contestant, k: number) => ArrayLike<number>,
-): Promise<Map<BackendId, number[]>> {
-  const times = new Map<BackendId, number[]>(contestants.map((c) => [c.id, []]));
-  let sink = 0;
-  for (let r = 0; r < rounds; r++) {
-    for (let j = 0; j < contestants.length; j++) {
-      const c = contestants[(r + j) % contestants.length];
-      await c.activate();
-      const list = times.get(c.id)!;
-      for (let k = 0; k < block; k++) {
-        const t0 = performance.now();
-        const out = call(c, r * block + k);
-        sink += out[0];
-        list.push(performance.now() - t0);
-      }
-    }
-  }
-  if (!Number.isFinite(sink)) throw new Error(`benchmark outputs are not finite (sum of first probabilities ${sink})`);
-  return times;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
-  if (a.length !== b.length) throw new Error(`${what}: ${a.length} vs ${b.length} outputs`);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return Number.isNaN(d) ? Infinity : d;
 }
 
 const fmt = (v: number, digits: number) => v.toFixed(digits);

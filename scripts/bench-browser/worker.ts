@@ -10,7 +10,7 @@ import { Random } from '../../src/engine/random.ts';
 import type { WebglSession } from '../../src/engine/webgl/session.ts';
 import { classicCifarSpec } from '../../src/engine/zoo.ts';
 import { BROWSER_BACKENDS, configureTfjs, createContestant, makeWorkload, type BrowserBackendId, type Contestant, type Workload } from './contestants.ts';
-import { maxAbsDiff, median, stats, type Stats } from './stats.ts';
+import { maxAbsDiff, median, stats, timeInterleaved, type Stats } from '../bench-stats.ts';
 
 const SEED = 1;
 const IMAGES = 32;
@@ -117,32 +117,6 @@ async function cold(args: { id: BrowserBackendId; solo: number }): Promise<ColdR
     first_output: out,
     solo_median_ms: median(solo),
   };
-}
-
-/** Block timing with the contestants taking turns; each call is timed on its own. */
-async function timeInterleaved(
-  contestants: Contestant[],
-  rounds: number,
-  block: number,
-  call: (c: Contestant, k: number) => ArrayLike<number>,
-): Promise<Map<BrowserBackendId, number[]>> {
-  const times = new Map<BrowserBackendId, number[]>(contestants.map((c) => [c.id, []]));
-  let sink = 0;
-  for (let r = 0; r < rounds; r++) {
-    for (let j = 0; j < contestants.length; j++) {
-      const c = contestants[(r + j) % contestants.length];
-      await c.activate();
-      const list = times.get(c.id)!;
-      for (let k = 0; k < block; k++) {
-        const t0 = performance.now();
-        const out = call(c, r * block + k);
-        sink += out[0];
-        list.push(performance.now() - t0);
-      }
-    }
-  }
-  if (!Number.isFinite(sink)) throw new Error(`benchmark outputs are not finite (sum of first probabilities ${sink})`);
-  return times;
 }
 
 /**

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { expect, test, type Page } from '@playwright/test';
 import type { Procedures } from './wasm/procedures.ts';
+import { BASE_FLAGS, CHROMIUM_PATH } from '../../scripts/chromium-flags.ts';
 
 const ORIGIN = 'http://wasm-kernels.test';
 const PAGE = `<!doctype html><meta charset="utf-8"><title>wasm kernels</title><script src="/harness.js"></script>`;
@@ -17,8 +18,8 @@ const TFJS_WASM_DIR = path.join(path.dirname(createRequire(import.meta.url).reso
 
 test.use({
   launchOptions: {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    executablePath: CHROMIUM_PATH,
+    args: BASE_FLAGS,
   },
 });
 

@@ -5,27 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { LaunchOptions, Page } from '@playwright/test';
 import type { Procedures } from './procedures.ts';
+import { BASE_FLAGS, CHROMIUM_PATH, WEBGL_FLAGS } from '../../../scripts/chromium-flags.ts';
 
 export const ORIGIN = 'http://webgl.test';
 
-const BASE_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-const WEBGL_ARGS = ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'];
 
 /** Debian's Chromium with software WebGL2 (SwiftShader), as documented in shared/BROWSER.md. */
-export const webglLaunch: LaunchOptions = { executablePath: '/usr/bin/chromium', args: [...BASE_ARGS, ...WEBGL_ARGS] };
+export const webglLaunch: LaunchOptions = { executablePath: CHROMIUM_PATH, args: [...BASE_FLAGS, ...WEBGL_FLAGS] };
 
 /** The same browser with the software rasteriser disabled: no WebGL in pages or workers. */
 export const noWebglLaunch: LaunchOptions = {
-  executablePath: '/usr/bin/chromium',
-  args: [...BASE_ARGS, '--disable-gpu', '--disable-software-rasterizer'],
+  executablePath: CHROMIUM_PATH,
+  args: [...BASE_FLAGS, '--disable-gpu', '--disable-software-rasterizer'],
 };
 
 let bundled: Promise<string> | null = null;
