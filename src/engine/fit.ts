@@ -1,5 +1,5 @@
 // Epoch loop over a dataset of byte images: shuffling, augmentation, SGD, validation.
-import { CpuNetwork, type KernelSet } from './cpu/network.ts';
+import { CpuNetwork, normalizeBytes, type KernelSet } from './cpu/network.ts';
 import { Random } from './random.ts';
 import { size3, validateModel } from './shapes.ts';
 import type { Model } from './spec.ts';
@@ -68,7 +68,7 @@ export async function fit(model: Model, data: Dataset, options: FitOptions): Pro
   const trainer: Stepper = options.createTrainer ? options.createTrainer(model, options.batchSize, sgd) : new Trainer(model, options.batchSize, sgd, options.kernels ?? null);
   const rng = new Random(options.seed);
   const order = Uint32Array.from({ length: data.count }, (_, i) => i);
-  const staging = new CpuNetwork(info, model.params, options.batchSize); // only its input buffer is used
+  const staging = new Float32Array(options.batchSize * imageSize); // normalised batch before augmentation
   const batchBytes = new Uint8Array(options.batchSize * imageSize);
   const batchLabels = new Uint8Array(options.batchSize);
   const reports: EpochReport[] = [];
@@ -85,9 +85,11 @@ export async function fit(model: Model, data: Dataset, options: FitOptions): Pro
         batchBytes.set(data.images.subarray(src * imageSize, (src + 1) * imageSize), i * imageSize);
         batchLabels[i] = data.labels[src];
       }
-      staging.loadBytes(batchBytes, n);
-      if (options.augment === false) trainer.input.set(staging.acts[0].subarray(0, n * imageSize));
-      else augmentBatch(staging.acts[0], trainer.input, n, info.input, rng, options.augment);
+      if (options.augment === false) normalizeBytes(info, batchBytes, n, trainer.input);
+      else {
+        normalizeBytes(info, batchBytes, n, staging);
+        augmentBatch(staging, trainer.input, n, info.input, rng, options.augment);
+      }
       lr = learningRate(options.lr, schedule, trainer.step);
       const r = await trainer.trainStep(batchLabels, n);
       lossSum += r.loss * n;

@@ -1,6 +1,9 @@
 // Reference architectures.
 import type { ModelSpec } from './spec.ts';
 
+/** 32×32 RGB bytes, normalised with CIFAR-10's per-channel mean and std (fresh arrays each call). */
+const cifarInput = () => ({ height: 32, width: 32, channels: 3, mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7] });
+
 export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /**
@@ -10,7 +13,7 @@ export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 
  */
 export function classicCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
   return {
-    input: { height: 32, width: 32, channels: 3, mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7] },
+    input: cifarInput(),
     layers: [
       { kind: 'conv2d', name: 'conv1', filters: 16, kernel: 5, padding: 'same', activation: 'relu' },
       { kind: 'maxpool', name: 'pool1', size: 2 },
@@ -31,7 +34,7 @@ export function classicCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
  */
 export function wideCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
   return {
-    input: { height: 32, width: 32, channels: 3, mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7] },
+    input: cifarInput(),
     layers: [
       { kind: 'conv2d', name: 'conv1', filters: 32, kernel: 3, padding: 'same', activation: 'relu' },
       { kind: 'maxpool', name: 'pool1', size: 2 },

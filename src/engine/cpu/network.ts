@@ -42,6 +42,16 @@ export interface KernelSet {
   bind(info: NetworkInfo, capacity: number, training: boolean): NetworkKernels;
 }
 
+/** Writes n images of bytes (NHWC) into `out` as the network's input: (byte − mean[c]) / std[c]. */
+export function normalizeBytes(info: NetworkInfo, bytes: Uint8Array, n: number, out: Float32Array): void {
+  const { mean, invStd, input } = info;
+  const c = input.c;
+  const count = n * size3(input);
+  for (let i = 0; i < count; i += c) {
+    for (let ch = 0; ch < c; ch++) out[i + ch] = (bytes[i + ch] - mean[ch]) * invStd[ch];
+  }
+}
+
 export class CpuNetwork {
   /** acts[0] is the normalised input; acts[i + 1] is the output of layer i. */
   readonly acts: Float32Array[];
@@ -88,13 +98,7 @@ export class CpuNetwork {
 
   /** Normalises n images of bytes (NHWC) into the input buffer: (byte − mean[c]) / std[c]. */
   loadBytes(bytes: Uint8Array, n: number): void {
-    const { mean, invStd, input } = this.info;
-    const c = input.c;
-    const count = n * size3(input);
-    const x = this.acts[0];
-    for (let i = 0; i < count; i += c) {
-      for (let ch = 0; ch < c; ch++) x[i + ch] = (bytes[i + ch] - mean[ch]) * invStd[ch];
-    }
+    normalizeBytes(this.info, bytes, n, this.acts[0]);
   }
 
   /**
