@@ -161,6 +161,11 @@ export interface EngineApi {
   /** Loads a model; the spec is validated against the parameters (ModelError names the problem). */
   load(spec: ModelSpec, params: Float32Array, options?: LoadOptions): Promise<ModelSummary>;
   /**
+   * Loads a native .cnn model file (a stored or imported taught model). A file that cannot be
+   * read rejects with the format's message (ModelFileError) and the current model stays.
+   */
+  loadFile(file: Uint8Array, options?: LoadOptions & { source?: ModelSummary['source'] }): Promise<ModelSummary>;
+  /**
    * Rebuilds the session of the current model on another backend. 'webgl' when WebGL2 does not
    * work here rejects with the reason and keeps the current session.
    */

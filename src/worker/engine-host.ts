@@ -3,7 +3,7 @@
 // are handed in — so it also runs in Node.
 import * as Comlink from 'comlink';
 import { createSession, type EngineSession } from '../engine/backend.ts';
-import { encodeModel, size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
+import { decodeModel, encodeModel, size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
 import type {
   BackendChoice,
   EngineApi,
@@ -68,6 +68,12 @@ export class EngineHost implements EngineApi {
 
   async load(spec: ModelSpec, params: Float32Array, options: LoadOptions = {}): Promise<ModelSummary> {
     return this.install({ spec, params }, { name: options.name ?? 'model', trained: options.trained ?? true, source: 'loaded', fallbackReason: null });
+  }
+
+  async loadFile(file: Uint8Array, options: LoadOptions & { source?: ModelSummary['source'] } = {}): Promise<ModelSummary> {
+    // decodeModel validates everything (checksum, shapes, finite numbers) before anything changes.
+    const { model, meta } = decodeModel(file);
+    return this.install(model, { name: options.name ?? meta.name ?? 'model', trained: options.trained ?? true, source: options.source ?? 'loaded', fallbackReason: null });
   }
 
   async setBackend(backend: BackendChoice): Promise<EngineInfo> {

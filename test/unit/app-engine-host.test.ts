@@ -95,3 +95,27 @@ describe('topK', () => {
     expect(topK(Float32Array.of(0.5, 0.5), ['a', 'b'], 5)).toHaveLength(2);
   });
 });
+
+describe('EngineHost.loadFile', () => {
+  it('serves a .cnn file with its labels and name; a damaged file is refused and the current model keeps serving', async () => {
+    const host = new EngineHost();
+    const base = untrainedDefaultModel();
+    await host.load(base.spec, base.params, { name: 'first' });
+    const x = image(3);
+    const before = (await host.predict(x.slice(), 1)).probabilities.slice();
+
+    const spec = { ...classicCifarSpec(['cup', 'pen']) };
+    const model = { spec, params: initParams(spec, 11) };
+    const file = encodeModel(model, { name: 'desk things' });
+    const damaged = file.slice();
+    damaged[damaged.length - 40] ^= 0xff;
+    await expect(host.loadFile(damaged)).rejects.toThrow(/checksum|not|model file/);
+    expect((await host.info()).model?.name).toBe('first');
+    expectClose((await host.predict(x.slice(), 1)).probabilities, before);
+
+    const summary = await host.loadFile(file, { source: 'trained' });
+    expect(summary).toMatchObject({ name: 'desk things', labels: ['cup', 'pen'], source: 'trained', trained: true });
+    const p = await host.predict(x.slice(), 2);
+    expectClose(p.probabilities, new CpuSession(model).predict(x));
+  });
+});
