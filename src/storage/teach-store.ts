@@ -2,8 +2,8 @@
 // examples with cached backbone features, and settings. Every operation that changes more than
 // one record runs in one readwrite transaction, and any failure aborts it, so a crash, a closed
 // tab or a quota error mid-write leaves the previous state.
-import { decodeModel } from '../engine/format/native.ts';
-import { decodeBundle, encodeBundle, type Bundle } from './bundle.ts';
+import { decodeModel, MAGIC as MODEL_MAGIC } from '../engine/format/native.ts';
+import { BUNDLE_MAGIC, decodeBundle, encodeBundle, type Bundle } from './bundle.ts';
 import { MAX_CLASSES, MAX_EXAMPLES_PER_CLASS, MIN_CLASSES, checkClassName } from './limits.ts';
 import { EXAMPLE_BYTES, openTeachDb, type ClassRecord, type ExampleRecord, type ModelRecord, type TeachDb, type TeachSchema } from './schema.ts';
 import type { IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
@@ -89,6 +89,24 @@ export class TeachStore {
     await this.write(['models'], async (tx) => {
       const m = await requireRecord(tx.objectStore('models').get(id), `model ${id}`);
       await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: new Date().toISOString() });
+    });
+  }
+
+  /**
+   * Stores a training's result in one transaction: the .cnn file (as saveModel) and the features
+   * computed for `fingerprint` (as putFeatures). A failure leaves both the previous file and cache.
+   */
+  async saveTraining(id: string, file: Uint8Array, computed: { id: string; features: Float32Array }[], fingerprint: string): Promise<void> {
+    decodeModel(file);
+    if (typeof fingerprint !== 'string' || fingerprint === '') throw new TeachStoreError('saveTraining: a backbone fingerprint is required');
+    const copy = file.slice();
+    await this.write(['models', 'examples'], async (tx) => {
+      const m = await requireRecord(tx.objectStore('models').get(id), `model ${id}`);
+      await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: new Date().toISOString() });
+      for (const { id: exampleId, features } of computed) {
+        const e = await tx.objectStore('examples').get(exampleId);
+        if (e) await tx.objectStore('examples').put({ ...e, features: features.slice(), fingerprint });
+      }
     });
   }
 
@@ -294,6 +312,43 @@ export class TeachStore {
       }
     });
     return modelInfo(model);
+  }
+
+  /**
+   * Imports a .cnn model file (classes from its labels, no examples) as a new model. The file is
+   * decoded and checked first; a bad one throws (ModelFileError or TeachStoreError) and nothing is
+   * written.
+   */
+  async importModelFile(bytes: Uint8Array, fallbackName = 'imported model'): Promise<ModelInfo> {
+    const { model, meta } = decodeModel(bytes);
+    const { input, labels } = model.spec;
+    if (input.height !== 32 || input.width !== 32 || input.channels !== 3) {
+      throw new TeachStoreError(`the model takes ${input.height}×${input.width}×${input.channels} images; this app feeds it 32×32×3`);
+    }
+    checkClassCount(labels.length, 'an imported model');
+    const taken = new Set<string>();
+    for (const n of labels) {
+      const problem = checkClassName(n, taken);
+      if (problem) throw new TeachStoreError(`label ${JSON.stringify(n)}: ${problem}`);
+      taken.add(n.trim().toLowerCase());
+    }
+    const now = new Date().toISOString();
+    const name = (meta.name ?? '').trim().slice(0, 80) || fallbackName;
+    const record: ModelRecord = { id: newId(), name, created: meta.created ?? now, updated: now, file: bytes.slice(), previousFile: null };
+    await this.write(['models', 'classes'], async (tx) => {
+      await tx.objectStore('models').add(record);
+      for (const [order, n] of labels.entries()) await tx.objectStore('classes').add({ id: newId(), modelId: record.id, name: n.trim(), order });
+    });
+    return modelInfo(record);
+  }
+
+  /** Imports a .teach bundle or a .cnn model file, told apart by their first bytes. */
+  async importFile(bytes: Uint8Array, fallbackName?: string): Promise<ModelInfo> {
+    const starts = (magic: Uint8Array): boolean => bytes.length >= magic.length && magic.every((b, i) => bytes[i] === b);
+    if (starts(BUNDLE_MAGIC)) return this.importModel(bytes);
+    if (starts(MODEL_MAGIC)) return this.importModelFile(bytes, fallbackName);
+    const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new TeachStoreError(`not a model file: it starts with ${head || 'nothing (empty file)'}, neither a .cnn model (89 43 4e 4e …) nor a .teach bundle (89 54 43 48 …)`);
   }
 
   /**

@@ -277,3 +277,55 @@ describe('export and import', () => {
     expect(await snapshot(store)).toEqual(before);
   });
 });
+
+describe('importFile and saveTraining', () => {
+  it('imports a .cnn file as a model with its labels as classes, a .teach bundle as itself, and refuses anything else naming its first bytes', async () => {
+    const { store } = await freshStore();
+    const file = modelFile(['mug', 'plant', 'keys']);
+    const imported = await store.importFile(file, 'desk.cnn');
+    expect(imported).toMatchObject({ name: 'test', trained: true, canRollBack: false });
+    expect((await store.listClasses(imported.id)).map((c) => c.name)).toEqual(['mug', 'plant', 'keys']);
+    expect(await store.loadModel(imported.id)).toEqual(file);
+
+    const bundle = await store.exportModel(imported.id);
+    const again = await store.importFile(bundle);
+    expect((await store.listClasses(again.id)).map((c) => c.name)).toEqual(['mug', 'plant', 'keys']);
+
+    const before = await snapshot(store);
+    await expect(store.importFile(new TextEncoder().encode('hello'))).rejects.toThrow(/starts with 68 65 6c 6c 6f/);
+    await expect(store.importFile(new Uint8Array(0))).rejects.toThrow(/empty file/);
+    const damaged = file.slice();
+    damaged[damaged.length - 30] ^= 4;
+    await expect(store.importFile(damaged)).rejects.toThrow(ModelFileError);
+    await expect(store.importFile(modelFile(['only']))).rejects.toThrow(/2 to 20 classes, got 1/);
+    await expect(store.importFile(modelFile(['a', 'A']))).rejects.toThrow(/already a class named/);
+    expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('saveTraining stores the file and the features in one transaction; a failure keeps both', async () => {
+    const { store } = await freshStore();
+    const { model, classes } = await store.createModel('m', ['a', 'b']);
+    const [e1, e2] = await store.addExamples(classes[0].id, [image(1), image(2)]);
+    const first = modelFile(['a', 'b'], 1);
+    await store.saveTraining(model.id, first, [{ id: e1.id, features: Float32Array.of(1, 2) }], 'fp1');
+    expect(await store.loadModel(model.id)).toEqual(first);
+    expect([...(await store.getFeatures([e1.id, e2.id], 'fp1')).keys()]).toEqual([e1.id]);
+
+    const before = await snapshot(store);
+    const realPut = FakeObjectStore.prototype.put;
+    let calls = 0;
+    FakeObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+      // The model record is written, then the first feature write fails.
+      if (++calls === 2) throw new DOMException('simulated quota', 'QuotaExceededError');
+      return realPut.apply(this, args);
+    };
+    try {
+      await expect(store.saveTraining(model.id, modelFile(['a', 'b'], 2), [{ id: e2.id, features: Float32Array.of(3) }], 'fp2')).rejects.toThrow(/storage is full/);
+    } finally {
+      FakeObjectStore.prototype.put = realPut;
+    }
+    expect(await snapshot(store)).toEqual(before);
+    await expect(store.saveTraining(model.id, new Uint8Array(10), [], 'fp')).rejects.toThrow(ModelFileError);
+    expect(await snapshot(store)).toEqual(before);
+  });
+});
