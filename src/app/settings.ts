@@ -1,4 +1,5 @@
-// The user's settings, remembered in localStorage: backend choice and camera choice. Anything
+// The user's settings, remembered in localStorage: backend choice, camera choice and the
+// "none of these" confidence threshold. Anything
 // stored that is not understood is replaced by the default rather than trusted.
 import type { CameraChoice, Facing } from '../camera/camera.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../worker-api.ts';
@@ -8,12 +9,20 @@ export interface Settings {
   camera: CameraChoice;
   /** Whether the camera was running when the app was last used (it restarts on the next visit). */
   cameraOn: boolean;
+  /**
+   * Below this smoothed top probability (0..1) the app says "none of these" instead of naming a
+   * class; 0 turns it off.
+   */
+  noneThreshold: number;
 }
+
+/** The highest "none of these" threshold the settings offer. */
+export const MAX_NONE_THRESHOLD = 0.95;
 
 export const SETTINGS_KEY = 'edge-classifier.settings.v1';
 
 export function defaultSettings(): Settings {
-  return { backend: 'auto', camera: { kind: 'facing', facing: 'user' }, cameraOn: false };
+  return { backend: 'auto', camera: { kind: 'facing', facing: 'user' }, cameraOn: false, noneThreshold: 0.5 };
 }
 
 function parseCamera(value: unknown): CameraChoice | null {
@@ -38,6 +47,8 @@ export function parseSettings(text: string | null): Settings {
   if (BACKEND_CHOICES.includes(r.backend as BackendChoice)) settings.backend = r.backend as BackendChoice;
   settings.camera = parseCamera(r.camera) ?? settings.camera;
   if (typeof r.cameraOn === 'boolean') settings.cameraOn = r.cameraOn;
+  const t = r.noneThreshold;
+  if (typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= MAX_NONE_THRESHOLD) settings.noneThreshold = t;
   return settings;
 }
 

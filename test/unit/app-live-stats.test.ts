@@ -74,12 +74,14 @@ describe('AnnouncementThrottle', () => {
 
 describe('settings', () => {
   it('reads what it wrote and replaces anything it does not understand by the default', () => {
-    const s = { backend: 'cpu', camera: { kind: 'device', deviceId: 'abc' }, cameraOn: true };
+    const s = { backend: 'cpu', camera: { kind: 'device', deviceId: 'abc' }, cameraOn: true, noneThreshold: 0.3 };
     expect(parseSettings(JSON.stringify(s))).toEqual(s);
     expect(parseSettings(null)).toEqual(defaultSettings());
     expect(parseSettings('{not json')).toEqual(defaultSettings());
     expect(parseSettings(JSON.stringify({ backend: 'gpu', camera: { kind: 'device', deviceId: '' }, cameraOn: 'yes' }))).toEqual(defaultSettings());
     expect(parseSettings(JSON.stringify({ camera: { kind: 'facing', facing: 'environment' } })).camera).toEqual({ kind: 'facing', facing: 'environment' });
+    for (const bad of [-0.1, 0.99, Number.NaN, '0.4', null]) expect(parseSettings(JSON.stringify({ noneThreshold: bad })).noneThreshold).toBe(defaultSettings().noneThreshold);
+    expect(parseSettings(JSON.stringify({ noneThreshold: 0 })).noneThreshold).toBe(0);
   });
 });
 
