@@ -11,10 +11,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { centerCropResize } from '../src/camera/center-crop-resize.ts';
 import { evaluate, fit, type Dataset, type EpochReport } from '../src/engine/fit.ts';
-import { featureSize, headLayerIndex, replaceHead, trainHead } from '../src/engine/fewshot.ts';
+import { headLayerIndex, replaceHead, trainHead } from '../src/engine/fewshot.ts';
 import { DENSE_ENCODINGS, type DenseEncoding, type ModelMeta, type TrainingSummary } from '../src/engine/format/native.ts';
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
+import { COLOUR_BINS, FEATURE_CHOICES, readoutFor, type FeatureChoice } from '../src/engine/readout.ts';
 import { CpuSession } from '../src/engine/session.ts';
 import { createCpuKernels } from '../src/engine/wasm/load.ts';
 import type { KernelSet } from '../src/engine/cpu/network.ts';
@@ -389,15 +390,19 @@ function withFlips(ds: LoadedDataset, flip: boolean): { images: Uint8Array; labe
   return { images, labels, count: ds.count * 2 };
 }
 
-/** Nearest class mean of raw pixel bytes (squared Euclidean distance): the baseline to beat. */
-function pixelCentroids(train: { images: Uint8Array; labels: Uint8Array; count: number }, test: Dataset, classes: number): number[] {
-  const size = train.images.length / train.count;
+/** Nearest class mean (squared Euclidean distance) of n vectors of length `size`. */
+function nearestCentroid(
+  train: { x: ArrayLike<number>; labels: Uint8Array; count: number },
+  test: { x: ArrayLike<number>; count: number },
+  size: number,
+  classes: number,
+): number[] {
   const sums = new Float64Array(classes * size);
   const counts = new Float64Array(classes);
   for (let i = 0; i < train.count; i++) {
     const l = train.labels[i];
     counts[l]++;
-    for (let d = 0; d < size; d++) sums[l * size + d] += train.images[i * size + d];
+    for (let d = 0; d < size; d++) sums[l * size + d] += train.x[i * size + d];
   }
   for (let c = 0; c < classes; c++) for (let d = 0; d < size; d++) sums[c * size + d] /= counts[c];
   const predictions: number[] = [];
@@ -407,7 +412,7 @@ function pixelCentroids(train: { images: Uint8Array; labels: Uint8Array; count: 
     for (let c = 0; c < classes; c++) {
       let dist = 0;
       for (let d = 0; d < size; d++) {
-        const diff = test.images[i * size + d] - sums[c * size + d];
+        const diff = test.x[i * size + d] - sums[c * size + d];
         dist += diff * diff;
       }
       if (dist < bestDistance) {
@@ -418,6 +423,39 @@ function pixelCentroids(train: { images: Uint8Array; labels: Uint8Array; count: 
     predictions.push(best);
   }
   return predictions;
+}
+
+/** Nearest class mean of raw pixel bytes: the first baseline to beat. */
+function pixelCentroids(train: { images: Uint8Array; labels: Uint8Array; count: number }, test: Dataset, classes: number): number[] {
+  const size = train.images.length / train.count;
+  return nearestCentroid({ x: train.images, labels: train.labels, count: train.count }, { x: test.images, count: test.count }, size, classes);
+}
+
+/**
+ * Colour histograms of n images of bytes: `bins` per channel, the cell of a pixel
+ * (r · bins + g) · bins + b with bin floor(byte · bins / 256), each cell the fraction of pixels.
+ */
+export function colourHistograms(images: Uint8Array, n: number, pixels: number, channels: number, bins: number): Float32Array {
+  const cells = bins ** channels;
+  const out = new Float32Array(n * cells);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < pixels; p++) {
+      let cell = 0;
+      for (let ch = 0; ch < channels; ch++) cell = cell * bins + Math.floor((images[(i * pixels + p) * channels + ch] * bins) / 256);
+      out[i * cells + cell] += 1 / pixels;
+    }
+  }
+  return out;
+}
+
+/** Nearest class mean of colour histograms (4 bins per channel): the second baseline to beat. */
+function colourCentroids(train: { images: Uint8Array; labels: Uint8Array; count: number }, test: LoadedDataset, classes: number): number[] {
+  const pixels = test.height * test.width;
+  const c = test.channels;
+  const cells = COLOUR_BINS ** c;
+  const x = colourHistograms(train.images, train.count, pixels, c, COLOUR_BINS);
+  const y = colourHistograms(test.images, test.count, pixels, c, COLOUR_BINS);
+  return nearestCentroid({ x, labels: train.labels, count: train.count }, { x: y, count: test.count }, cells, classes);
 }
 
 function accuracyOf(predictions: ArrayLike<number>, labels: Uint8Array, classes: number) {
@@ -439,9 +477,14 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   if (Number.isNaN(shots)) throw new UsageError('fewshot: --shots is required (see `cli fewshot --help`)');
   const seed = numberOption(o, 'seed', 1, { integer: true, min: 0, max: 0xffffffff });
   const baseline = o.baseline;
-  if (baseline !== undefined && baseline !== 'pixels') throw new UsageError(`--baseline: expected "pixels", got ${JSON.stringify(baseline)}`);
+  if (baseline !== undefined && baseline !== 'pixels' && baseline !== 'colour') {
+    throw new UsageError(`--baseline: expected "pixels" or "colour", got ${JSON.stringify(baseline)}`);
+  }
+  const choice = (o.features ?? 'last') as FeatureChoice;
+  if (!FEATURE_CHOICES.includes(choice)) throw new UsageError(`--features: expected one of ${FEATURE_CHOICES.join(', ')}, got ${JSON.stringify(o.features)}`);
+  if (baseline && o.features !== undefined) throw new UsageError('--features: a baseline uses no model features; give one or the other');
   const out = typeof o.out === 'string' ? o.out : null;
-  if (out !== null && baseline) throw new UsageError('--out: the pixel baseline makes no model to write');
+  if (out !== null && baseline) throw new UsageError(`--out: the ${baseline} baseline makes no model to write`);
   if (out !== null) modelFormatOf(out);
   const flip = !o['no-flip'];
   const ds = readDataset(o, 'fewshot');
@@ -451,9 +494,10 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   const trainSet = withFlips(train, flip);
   const common = { shots, seed, classes: ds.classes, trainCount: train.count, augmentedCount: trainSet.count, testCount: test.count };
 
-  if (baseline === 'pixels') {
-    const r = accuracyOf(pixelCentroids(trainSet, test, classes), test.labels, classes);
-    writeJson(io, { method: 'pixels', accuracy: r.accuracy, perClassAccuracy: r.perClassAccuracy, ...common });
+  if (baseline) {
+    const predictions = baseline === 'pixels' ? pixelCentroids(trainSet, test, classes) : colourCentroids(trainSet, test, classes);
+    const r = accuracyOf(predictions, test.labels, classes);
+    writeJson(io, { method: baseline, accuracy: r.accuracy, perClassAccuracy: r.perClassAccuracy, ...common });
     return;
   }
 
@@ -462,13 +506,15 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   const { info } = session;
   checkInput(info, ds, 'fewshot');
   const head = headLayerIndex(info);
-  const dim = featureSize(info);
+  const readout = readoutFor(choice, info, head);
   const started = performance.now();
-  const features = session.features(trainSet.images, trainSet.count, head);
+  const features = readout ? session.readoutFeatures(trainSet.images, trainSet.count, readout) : session.features(trainSet.images, trainSet.count, head);
+  const dim = features.length / trainSet.count;
   const trained = trainHead(features, trainSet.labels, trainSet.count, dim, classes, { seed });
-  const retrained = replaceHead(model, ds.classes, trained);
+  // The standardisation is folded into the head, so the written model needs no extra step.
+  const retrained = replaceHead(model, ds.classes, trained, readout);
   const seconds = (performance.now() - started) / 1000;
-  io.err(`few-shot head: ${dim} features × ${classes} classes, ${trained.epochs} epochs, train acc ${percent(trained.accuracy)}, ${seconds.toFixed(1)} s\n`);
+  io.err(`few-shot head (${choice}): ${dim} features × ${classes} classes, ${trained.epochs} epochs, train acc ${percent(trained.accuracy)}, ${seconds.toFixed(1)} s\n`);
   const e = evaluate(retrained, test, await cpuKernels());
   if (out !== null) {
     const meta: ModelMeta = {
@@ -480,6 +526,7 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   }
   writeJson(io, {
     method: 'head',
+    features: choice,
     accuracy: e.accuracy,
     perClassAccuracy: e.perClassAccuracy,
     ...common,
@@ -668,7 +715,7 @@ Prints one line per image: a JSON array of class probabilities in the model's la
   },
   fewshot: {
     summary: "retrain the final dense layer on K examples per class; accuracy on the rest",
-    usage: 'fewshot [--model <model.cnn>] --data <dataset> --shots K [--seed S] [--baseline pixels]',
+    usage: 'fewshot [--model <model.cnn>] --data <dataset> --shots K [--seed S] [--features F | --baseline pixels|colour]',
     options: {
       model: { type: 'string' }, ...TFJS_FLAGS,
       data: { type: 'string' },
@@ -676,6 +723,7 @@ Prints one line per image: a JSON array of class probabilities in the model's la
       shots: { type: 'string' },
       seed: { type: 'string' },
       baseline: { type: 'string' },
+      features: { type: 'string' },
       'no-flip': { type: 'boolean' },
       out: { type: 'string' },
     },
@@ -683,13 +731,23 @@ Prints one line per image: a JSON array of class probabilities in the model's la
 ${DATA_OPTION}
   --shots K             training examples per class (the rest are the test set)
   --seed S              which examples are chosen, and the head's training (default 1)
-  --baseline pixels     instead of the model: nearest class mean of raw pixels
+  --features F          what the new final dense layer reads (default last):
+                          last               the previous layer's output, flattened
+                          multiscale         global average and max pooling of the output of
+                                             every conv block (a readout, see the README)
+                          multiscale+colour  multiscale plus a 4×4×4 RGB colour histogram
+                          colour             the colour histogram alone
+                        each standardised with the mean and std of the training examples,
+                        folded into the head's weights
+  --baseline B          instead of the model, nearest class mean of: pixels (raw bytes) or
+                        colour (4×4×4 RGB histograms)
   --no-flip             do not add mirrored copies of the K examples
   --out <file.cnn>      also write the retrained model
 Every layer before the final dense layer stays frozen; a new final dense layer, sized for the
 dataset's classes, is trained on their features (and those of mirrored copies). Prints one
-JSON object: {"method": "head"|"pixels", "accuracy", "perClassAccuracy", "shots", "seed",
-  "classes", "trainCount", "augmentedCount", "testCount"} (+ "featureSize", "trainAccuracy")`,
+JSON object: {"method": "head"|"pixels"|"colour", "accuracy", "perClassAccuracy", "shots", "seed",
+  "classes", "trainCount", "augmentedCount", "testCount"} (+ "features", "featureSize",
+  "trainAccuracy" for the head)`,
     run: runFewshot,
   },
   convert: {

@@ -3,7 +3,7 @@
 // CPU from the moment of the loss until the context is restored, rebuilt and re-checked.
 import { CpuSession, type BackendName, type InferenceSession } from './session.ts';
 import { size3, type NetworkInfo } from './shapes.ts';
-import type { Model } from './spec.ts';
+import type { Model, ReadoutSpec } from './spec.ts';
 import { WebglContextLostError } from './webgl/context.ts';
 import { createWebglSession, type WebglSession } from './webgl/session.ts';
 
@@ -133,6 +133,18 @@ export class EngineSession implements InferenceSession {
       }
     }
     return this.cpu.features(bytes, n, upTo);
+  }
+
+  readoutFeatures(bytes: Uint8Array, n: number, readout?: ReadoutSpec): Float32Array {
+    if (this.current === 'webgl' && this.webgl) {
+      try {
+        return this.webgl.readoutFeatures(bytes, n, readout);
+      } catch (err) {
+        if (!(err instanceof WebglContextLostError)) throw err;
+        this.switchTo('cpu', `WebGL context lost (${err.message}); using the CPU until it is restored`);
+      }
+    }
+    return this.cpu.readoutFeatures(bytes, n, readout);
   }
 
   setParams(params: Float32Array): void {

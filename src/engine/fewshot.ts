@@ -7,8 +7,8 @@
 // ordinary dense layer: w'(i, o) = w(i, o) / sd(i), b'(o) = b(o) − Σᵢ mean(i) · w'(i, o).
 import { softmaxForward } from './cpu/softmax.ts';
 import { Random } from './random.ts';
-import { ModelError, size3, validateModel, type DenseInfo, type NetworkInfo } from './shapes.ts';
-import type { DenseSpec, LayerSpec, Model } from './spec.ts';
+import { ModelError, inferShapes, validateModel, type DenseInfo, type NetworkInfo } from './shapes.ts';
+import type { DenseSpec, LayerSpec, Model, ModelSpec, ReadoutSpec } from './spec.ts';
 
 /** Index of the final dense layer, whose input is the feature vector. */
 export function headLayerIndex(info: NetworkInfo): number {
@@ -303,21 +303,25 @@ export class HeadTrainer {
 
 /**
  * A new model with the backbone of `model` and `head` as its final dense layer, sized for
- * `labels`. Layers after the final dense layer (e.g. softmax) are kept.
+ * `labels`. Layers after the final dense layer (e.g. softmax) are kept. `readout`: what the new
+ * head reads (a ReadoutSpec, or null for the previous layer's output); by default the model's own.
  */
-export function replaceHead(model: Model, labels: string[], head: Pick<Head, 'weights' | 'bias'>): Model {
+export function replaceHead(model: Model, labels: string[], head: Pick<Head, 'weights' | 'bias'>, readout?: ReadoutSpec | null): Model {
   const info = validateModel(model.spec, model.params);
   const index = headLayerIndex(info);
   const old = info.layers[index] as DenseInfo;
   const classes = labels.length;
-  if (head.weights.length !== old.inSize * classes || head.bias.length !== classes) {
-    throw new ModelError(`few-shot head: ${head.weights.length} weights and ${head.bias.length} biases for ${old.inSize} features × ${classes} classes`);
+  const { readout: _old, ...rest } = model.spec;
+  const base: ModelSpec = readout === undefined ? model.spec : readout === null ? rest : { ...rest, readout };
+  const inSize = readout === undefined ? old.inSize : (inferShapes(base, false).layers[index] as DenseInfo).inSize;
+  if (head.weights.length !== inSize * classes || head.bias.length !== classes) {
+    throw new ModelError(`few-shot head: ${head.weights.length} weights and ${head.bias.length} biases for ${inSize} features × ${classes} classes`);
   }
   for (const l of info.layers.slice(index + 1)) {
     if (l.paramCount > 0 || l.kind === 'dense') throw new ModelError(`few-shot: layer "${l.name}" after the final dense layer has parameters`);
   }
   const layers: LayerSpec[] = model.spec.layers.map((l, i) => (i === index ? ({ ...(l as DenseSpec), units: classes, bias: true } as DenseSpec) : l));
-  const spec = { ...model.spec, layers, labels: [...labels] };
+  const spec: ModelSpec = { ...base, layers, labels: [...labels] };
   const params = new Float32Array(old.paramOffset + head.weights.length + classes);
   params.set(model.params.subarray(0, old.paramOffset));
   params.set(head.weights, old.paramOffset);
@@ -326,8 +330,7 @@ export function replaceHead(model: Model, labels: string[], head: Pick<Head, 'we
   return { spec, params };
 }
 
-/** Size of the feature vector (the final dense layer's input). */
+/** Size of the feature vector (the final dense layer's input: the readout, or the previous layer's output). */
 export function featureSize(info: NetworkInfo): number {
-  const index = headLayerIndex(info);
-  return index === 0 ? size3(info.input) : size3(info.layers[index - 1].out);
+  return (info.layers[headLayerIndex(info)] as DenseInfo).inSize;
 }

@@ -1,8 +1,9 @@
 // Inference sessions: batch-1 prediction with every buffer allocated at load, plus batched
 // prediction and feature extraction for many images.
 import { CpuNetwork, type KernelSet } from './cpu/network.ts';
-import { size3, validateModel, type NetworkInfo } from './shapes.ts';
-import type { Model } from './spec.ts';
+import { readoutForward } from './readout.ts';
+import { ModelError, resolveReadout, size3, validateModel, type NetworkInfo, type ReadoutInfo } from './shapes.ts';
+import type { Model, ReadoutSpec } from './spec.ts';
 import { createCpuKernels } from './wasm/load.ts';
 
 export type BackendName = 'cpu' | 'webgl';
@@ -19,6 +20,11 @@ export interface InferenceSession {
   predictBatch(bytes: Uint8Array, n: number): Float32Array;
   /** Output of layer `upTo − 1` (layer index upTo is not run) for n images, flattened per image. */
   features(bytes: Uint8Array, n: number, upTo: number): Float32Array;
+  /**
+   * The feature vectors a final dense layer with `readout` would read, for n images, as a new
+   * [n, readout size] array; `readout` defaults to the model's own (see ReadoutSpec).
+   */
+  readoutFeatures(bytes: Uint8Array, n: number, readout?: ReadoutSpec): Float32Array;
   /** Replaces the parameters (same spec); buffers are kept. */
   setParams(params: Float32Array): void;
   dispose(): void;
@@ -85,6 +91,21 @@ export class CpuSession implements InferenceSession {
     return out;
   }
 
+  readoutFeatures(bytes: Uint8Array, n: number, readout?: ReadoutSpec): Float32Array {
+    this.checkBytes(bytes, n);
+    const r = sessionReadout(this.info, readout);
+    const out = new Float32Array(n * r.size);
+    this.batched ??= new CpuNetwork(this.info, this.single.params, Math.min(BATCH, Math.max(n, 1)), false, this.kernels);
+    const net = this.batched;
+    for (let start = 0; start < n; start += net.capacity) {
+      const count = Math.min(net.capacity, n - start);
+      net.loadBytes(bytes.subarray(start * this.inputSize, (start + count) * this.inputSize), count);
+      net.forward(count, r.upTo);
+      readoutForward(this.info, r, net.acts, out.subarray(start * r.size), count);
+    }
+    return out;
+  }
+
   setParams(params: Float32Array): void {
     validateModel(this.info.spec, params);
     this.single.params = params;
@@ -106,4 +127,17 @@ export class CpuSession implements InferenceSession {
       throw new RangeError(`expected ${n} image(s) of ${h}×${w}×${c} = ${want} bytes, got ${bytes?.length ?? 'no'} bytes`);
     }
   }
+}
+
+/** `readout` resolved against a session's network, or the network's own readout without one. */
+export function sessionReadout(info: NetworkInfo, readout: ReadoutSpec | undefined): ReadoutInfo {
+  if (readout === undefined) {
+    if (!info.readout) throw new ModelError('readoutFeatures: the model has no readout; pass one');
+    return info.readout;
+  }
+  let head = -1;
+  info.layers.forEach((l, i) => {
+    if (l.kind === 'dense') head = i;
+  });
+  return resolveReadout(readout, info.layers, head, info.input);
 }

@@ -8,6 +8,7 @@ import {
   type ModelSpec,
   type Padding,
   type Pair,
+  type ReadoutPool,
 } from './spec.ts';
 
 export interface Shape3 {
@@ -70,8 +71,36 @@ export interface SoftmaxInfo extends LayerInfoBase {
 
 export type LayerInfo = Conv2dInfo | PoolInfo | DenseInfo | ActivationInfo | SoftmaxInfo;
 
+/** One tap of a readout, resolved: where its C pooled values go in the head's input. */
+export interface ReadoutTapInfo {
+  layer: number;
+  name: string;
+  pool: ReadoutPool;
+  /** The tapped layer's output shape (pooled over h × w). */
+  shape: Shape3;
+  /** First of its shape.c values in the feature vector. */
+  offset: number;
+}
+
+/** A readout resolved against a network (see ReadoutSpec in spec.ts). */
+export interface ReadoutInfo {
+  /** Index of the final dense layer, which reads the feature vector. */
+  head: number;
+  taps: ReadoutTapInfo[];
+  /** Histogram bins per input channel, 0 without colour. */
+  colourBins: number;
+  /** First histogram value in the feature vector (after every tap). */
+  colourOffset: number;
+  /** Length of the feature vector. */
+  size: number;
+  /** Layers that must run before the readout: 1 + the highest tapped layer (0 with colour only). */
+  upTo: number;
+}
+
 export interface NetworkInfo {
   spec: ModelSpec;
+  /** The resolved spec.readout, or null when the final dense layer reads the previous layer's output. */
+  readout: ReadoutInfo | null;
   input: Shape3;
   layers: LayerInfo[];
   output: Shape3;
@@ -93,6 +122,8 @@ export const LIMITS = {
   maxInputSide: 256,
   maxInputChannels: 4,
   maxLabels: 1000,
+  maxReadoutTaps: 64,
+  maxColourCells: 4096,
 } as const;
 
 export const size3 = (s: Shape3): number => s.h * s.w * s.c;
@@ -213,6 +244,64 @@ function channelVector(v: unknown, c: number, fallback: number, what: string): F
   return Float32Array.from(v as number[]);
 }
 
+/** Index of the last dense layer of a spec's layers (-1 if none), without trusting the entries. */
+function lastDenseIndex(layers: unknown[]): number {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i];
+    if (typeof l === 'object' && l !== null && (l as { kind?: unknown }).kind === 'dense') return i;
+  }
+  return -1;
+}
+
+/**
+ * Resolves `readout` against the layers of a network whose final dense layer is layer `head`:
+ * checks every tap and the colour histogram, and lays out the feature vector. `layers` must hold
+ * the shapes of at least the layers before the head.
+ */
+export function resolveReadout(readout: unknown, layers: readonly { name: string; kind: string; out: Shape3 }[], head: number, input: Shape3): ReadoutInfo {
+  if (typeof readout !== 'object' || readout === null || Array.isArray(readout)) {
+    throw new ModelError(`readout: expected {taps, colour?}, got ${safeJson(readout)}`);
+  }
+  if (head < 0) throw new ModelError('readout: the spec has no dense layer to read the pooled features');
+  const r = readout as { taps?: unknown; colour?: unknown };
+  if (!Array.isArray(r.taps)) throw new ModelError(`readout.taps: expected an array of {layer, pool}, got ${safeJson(r.taps)}`);
+  if (r.taps.length > LIMITS.maxReadoutTaps) throw new ModelError(`readout.taps: ${r.taps.length} taps exceed the limit of ${LIMITS.maxReadoutTaps}`);
+  const headName = `dense "${layers[head]?.name ?? head}"`;
+  const taps: ReadoutTapInfo[] = [];
+  let offset = 0;
+  r.taps.forEach((raw: unknown, t) => {
+    const tap = raw as { layer?: unknown; pool?: unknown };
+    if (typeof tap !== 'object' || tap === null) throw new ModelError(`readout.taps[${t}]: expected {layer, pool}, got ${safeJson(raw)}`);
+    const { layer, pool } = tap;
+    if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0 || layer >= head) {
+      throw new ModelError(`readout.taps[${t}]: layer ${safeJson(layer)} must be the index of a layer before the final ${headName} (0..${head - 1})`);
+    }
+    if (pool !== 'avg' && pool !== 'max') {
+      throw new ModelError(`readout.taps[${t}] (layer ${layer} "${layers[layer].name}"): pool must be "avg" or "max", got ${safeJson(pool)}`);
+    }
+    const shape = layers[layer].out;
+    taps.push({ layer, name: layers[layer].name, pool, shape, offset });
+    offset += shape.c;
+  });
+  let colourBins = 0;
+  const colourOffset = offset;
+  if (r.colour !== undefined) {
+    const bins = (r.colour as { bins?: unknown } | null)?.bins;
+    if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 1 || bins > 256) {
+      throw new ModelError(`readout.colour: bins must be an integer 1..256, got ${safeJson(bins)}`);
+    }
+    const cells = bins ** input.c;
+    if (cells > LIMITS.maxColourCells) {
+      throw new ModelError(`readout.colour: ${bins} bins on ${input.c} channels make ${cells} cells, above the limit of ${LIMITS.maxColourCells}`);
+    }
+    colourBins = bins;
+    offset += cells;
+  }
+  if (offset === 0) throw new ModelError(`readout: no taps and no colour histogram: the final ${headName} would read nothing`);
+  const upTo = taps.reduce((m, t) => Math.max(m, t.layer + 1), 0);
+  return { head, taps, colourBins, colourOffset, size: offset, upTo };
+}
+
 /**
  * Infers every layer's input and output shape and parameter offsets, checking that the spec can
  * run. Throws ModelError naming the layer and the numbers when it cannot. `checkLabels: false`
@@ -248,6 +337,9 @@ export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
   let offset = 0;
   let macs = 0;
   let prevName = 'input';
+  const head = lastDenseIndex(spec.layers);
+  let readout: ReadoutInfo | null = null;
+  if (spec.readout !== undefined && head < 0) throw new ModelError('readout: the spec has no dense layer to read the pooled features');
 
   spec.layers.forEach((raw: LayerSpec, index) => {
     const l = raw as LayerSpec & Record<string, unknown>;
@@ -263,6 +355,12 @@ export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
       throw new ModelError(`${where}: bias must be true or false, got ${safeJson(l.bias)}`);
     }
     if ('padding' in l && l.padding === null) throw new ModelError(`${where}: padding must not be null`);
+    if (index === head && spec.readout !== undefined) {
+      // The head reads the pooled taps (and colour histogram) instead of the previous output.
+      readout = resolveReadout(spec.readout, layers, head, input);
+      shape = { h: 1, w: 1, c: readout.size };
+      prevName = 'readout';
+    }
     const after = ` (input ${shapeText(shape)} after ${prevName})`;
     const base = { name: l.name, index, in: shape };
     let info: LayerInfo;
@@ -330,14 +428,14 @@ export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
   });
 
   const outSize = size3(shape);
-  if (!checkLabels) return { spec, input, layers, output: shape, paramCount: offset, macs, mean, invStd };
+  if (!checkLabels) return { spec, readout, input, layers, output: shape, paramCount: offset, macs, mean, invStd };
   if (!Array.isArray(spec.labels) || spec.labels.some((s) => typeof s !== 'string')) {
     throw new ModelError('spec.labels: expected an array of strings');
   }
   if (spec.labels.length !== outSize) {
     throw new ModelError(`spec.labels: ${spec.labels.length} labels for ${outSize} outputs of the last layer (${shapeText(shape)})`);
   }
-  return { spec, input, layers, output: shape, paramCount: offset, macs, mean, invStd };
+  return { spec, readout, input, layers, output: shape, paramCount: offset, macs, mean, invStd };
 }
 
 /** inferShapes plus a check of the parameters against it: count and finiteness. */

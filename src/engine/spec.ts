@@ -71,9 +71,32 @@ export interface InputSpec {
   std?: number[];
 }
 
+/** Global pooling of one layer's output over H×W: one value per channel. */
+export type ReadoutPool = 'avg' | 'max';
+
+export interface ReadoutTap {
+  /** Index of the layer (in `layers`) whose output is pooled; it must come before the final dense layer. */
+  layer: number;
+  pool: ReadoutPool;
+}
+
+/**
+ * What feeds the final dense layer (the head) when it is not simply the previous layer's output:
+ * the concatenation, in this order, of every tap's globally pooled output (C values each, channel
+ * order), then, with `colour`, a colour histogram of the input bytes: bins per channel, bin of a
+ * byte b = floor(b · bins / 256), cell (r, g, b) at (r · bins + g) · bins + b, each cell the
+ * fraction of the image's pixels in it. The head's weights are [that length, units].
+ */
+export interface ReadoutSpec {
+  taps: ReadoutTap[];
+  colour?: { bins: number };
+}
+
 export interface ModelSpec {
   input: InputSpec;
   layers: LayerSpec[];
+  /** Multi-scale readout for the final dense layer; absent: it reads the previous layer's output. */
+  readout?: ReadoutSpec;
   /** One label per output unit of the last layer. */
   labels: string[];
 }

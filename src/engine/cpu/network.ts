@@ -2,7 +2,8 @@
 // so forward and backward passes allocate nothing. Conv, pooling and dense layers run on the
 // TypeScript kernels of this folder, or on a KernelSet chosen at construction (the WebAssembly
 // SIMD kernels of src/engine/wasm), which then owns the buffers.
-import { size3, type NetworkInfo } from '../shapes.ts';
+import { readoutForward } from '../readout.ts';
+import { size3, type DenseInfo, type NetworkInfo } from '../shapes.ts';
 import { activationBackward, activationForward } from './activation.ts';
 import {
   conv2dBackward,
@@ -63,6 +64,8 @@ export class CpuNetwork {
   private readonly argmax: (Int32Array | null)[];
   /** The kernel set's instance, or null for the TypeScript kernels. */
   private readonly bound: NetworkKernels | null;
+  /** The head's input with a readout ([capacity, readout size]), else null. */
+  readonly readout: Float32Array | null;
 
   constructor(
     readonly info: NetworkInfo,
@@ -73,6 +76,12 @@ export class CpuNetwork {
     readonly kernels: KernelSet | null = null,
   ) {
     const cap = capacity;
+    if (training && info.readout) {
+      throw new Error(
+        `training: this model's final dense layer reads a multi-scale readout (${info.readout.size} pooled features); only that head can be trained (trainHead / HeadTrainer), not the whole network`,
+      );
+    }
+    this.readout = info.readout ? new Float32Array(cap * info.readout.size) : null;
     const bound = (this.bound = kernels ? kernels.bind(info, cap, training) : null);
     this.acts = bound?.acts ?? [new Float32Array(cap * size3(info.input)), ...info.layers.map((l) => new Float32Array(cap * size3(l.out)))];
     this.plans = info.layers.map((l) => (!bound && l.kind === 'conv2d' ? createConv2dPlan(l) : null));
@@ -107,8 +116,14 @@ export class CpuNetwork {
    */
   forward(n: number, upTo = this.info.layers.length): Float32Array {
     if (n > this.capacity) throw new RangeError(`batch of ${n} exceeds this network's capacity of ${this.capacity}`);
-    const { layers } = this.info;
+    const { layers, readout } = this.info;
     for (let i = 0; i < upTo; i++) {
+      if (readout && i === readout.head) {
+        // The head reads the pooled taps, not acts[i]; it is small, so the TypeScript kernel runs it.
+        readoutForward(this.info, readout, this.acts, this.readout!, n);
+        denseForward(layers[i] as DenseInfo, this.params, this.readout!, this.acts[i + 1], n);
+        continue;
+      }
       if (this.bound?.forward(i, n)) continue;
       const l = layers[i];
       const x = this.acts[i];

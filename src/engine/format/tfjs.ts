@@ -702,6 +702,12 @@ function samePads(n: number, k: number, s: number): [number, number] {
  */
 export function exportTfjsLayers(model: Model, options: TfjsExportOptions = {}): TfjsExport {
   const info = validateModel(model.spec, model.params);
+  if (info.readout) {
+    const r = info.readout;
+    throw new ModelError(
+      `TF.js export: dense "${info.layers[r.head].name}" reads a multi-scale readout (${r.taps.length} global pools${r.colourBins ? ' and a colour histogram' : ''}, ${r.size} features), which a TF.js Sequential model cannot express; keep this model as a .cnn file`,
+    );
+  }
   const { h, w, c } = info.input;
   const used = new Set<string>();
   const unique = (base: string): string => {

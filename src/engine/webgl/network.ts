@@ -3,7 +3,7 @@
 // texture and one render target per activation. Everything here is allocated at load or on the
 // first use of a capacity/plan; running a plan allocates nothing. A context loss invalidates the
 // whole object: the session builds a new one after the restore.
-import { size3, type Conv2dInfo, type DenseInfo, type NetworkInfo } from '../shapes.ts';
+import { size3, type Conv2dInfo, type DenseInfo, type NetworkInfo, type PoolInfo, type ReadoutInfo } from '../shapes.ts';
 import type { GpuContext } from './context.ts';
 import {
   activationBorder,
@@ -27,6 +27,7 @@ import {
 } from './programs/conv2d.ts';
 import { DenseProgram, canFuseSoftmax, denseWeightLayout, packDenseParams } from './programs/dense.ts';
 import { PoolProgram } from './programs/pool.ts';
+import { ReadoutProgram, readoutFormat } from './programs/readout.ts';
 import { SoftmaxProgram } from './programs/softmax.ts';
 import { ProgramRunner, type CompiledProgram, type RenderTarget } from './runner.ts';
 
@@ -43,12 +44,19 @@ interface LayerParams {
   bias: WebGLTexture;
 }
 
-/** One draw: layers first..last (two when a pool is fused into its conv), activation first → last + 1. */
+/**
+ * One draw: layers first..last (two when a pool is fused into its conv), activation first → last + 1;
+ * or, with `readout`, the pooled features a readout gathers (written to the stage's readout target).
+ */
 interface PassSpec {
   first: number;
   last: number;
   gpu: GpuProgram;
+  readout?: ReadoutInfo;
 }
+
+/** Identifies a readout's layout (taps and colour) among a network's plans. */
+const readoutKey = (r: ReadoutInfo): string => `${r.taps.map((t) => `${t.layer}${t.pool}`).join(',')}|${r.colourBins}`;
 
 interface Stage {
   capacity: number;
@@ -56,6 +64,8 @@ interface Stage {
   input: WebGLTexture;
   /** targets[i] holds activation i (the output of layer i − 1), made when a plan first needs it. */
   targets: (RenderTarget | null)[];
+  /** Readout features, by readoutKey. */
+  readouts: Map<string, RenderTarget>;
 }
 
 /** A plan bound to a stage's textures: what a forward pass draws, with no per-run allocation. */
@@ -71,7 +81,7 @@ export class GpuNetwork {
   readonly runner: ProgramRunner;
   private readonly gl: WebGL2RenderingContext;
   private readonly params: (LayerParams | null)[];
-  private readonly plans = new Map<number, PassSpec[]>();
+  private readonly plans = new Map<string, PassSpec[]>();
   private readonly stages = new Map<number, Stage>();
   private readonly bound = new Map<string, BoundPlan>();
   private readonly byteSource: InputSource;
@@ -136,19 +146,25 @@ export class GpuNetwork {
     });
   }
 
-  /** The passes computing layers [0, upTo), fused where possible unless upTo splits a pair. */
-  passes(upTo: number): PassSpec[] {
-    let plan = this.plans.get(upTo);
+  /**
+   * The passes computing layers [0, upTo), fused where possible unless upTo splits a pair or a
+   * readout taps the conv's own output; with `extra`, then the features of that readout.
+   */
+  passes(upTo: number, extra: ReadoutInfo | null = null): PassSpec[] {
+    const key = extra ? `${upTo}:${readoutKey(extra)}` : String(upTo);
+    let plan = this.plans.get(key);
     if (plan) return plan;
     plan = [];
-    const { layers } = this.info;
+    const { layers, readout } = this.info;
+    const tapped = new Set([...(readout?.taps ?? []), ...(extra?.taps ?? [])].map((t) => t.layer));
     for (let i = 0; i < upTo; i++) {
       const l = layers[i];
       const next = layers[i + 1];
       const io = (last: number): ProgramIO => ({ input: this.format(i), source: this.source(i), output: this.format(last + 1) });
       switch (l.kind) {
         case 'conv2d': {
-          const pool = i + 1 < upTo && (next.kind === 'maxpool' || next.kind === 'avgpool') && canFusePool(next) ? next : null;
+          const fusable = i + 1 < upTo && (next.kind === 'maxpool' || next.kind === 'avgpool') && canFusePool(next) && !tapped.has(i);
+          const pool = fusable ? (next as PoolInfo) : null;
           const last = pool ? i + 1 : i;
           plan.push({ first: i, last, gpu: new Conv2dProgram(l, io(last), this.params[i]!.matrix, pool) });
           i = last;
@@ -161,7 +177,13 @@ export class GpuNetwork {
         case 'dense': {
           const softmax = i + 1 < upTo && next.kind === 'softmax' && canFuseSoftmax(l) ? next : null;
           const last = softmax ? i + 1 : i;
-          plan.push({ first: i, last, gpu: new DenseProgram(l, io(last), this.params[i]!.matrix, softmax) });
+          let dio = io(last);
+          if (readout && i === readout.head) {
+            // The head reads the readout's features, gathered by the pass before it.
+            plan.push(this.readoutPass(readout));
+            dio = { ...dio, input: readoutFormat(readout), source: { kind: 'float' } };
+          }
+          plan.push({ first: i, last, gpu: new DenseProgram(l, dio, this.params[i]!.matrix, softmax) });
           i = last;
           break;
         }
@@ -173,8 +195,15 @@ export class GpuNetwork {
           break;
       }
     }
-    this.plans.set(upTo, plan);
+    if (extra) plan.push(this.readoutPass(extra));
+    this.plans.set(key, plan);
     return plan;
+  }
+
+  private readoutPass(r: ReadoutInfo): PassSpec {
+    const head = this.info.layers[r.head];
+    const gpu = new ReadoutProgram(r, r.taps.map((t) => this.format(t.layer + 1)), this.format(0), head.name);
+    return { first: r.head, last: r.head, gpu, readout: r };
   }
 
   /** Compiles the programs of plan `upTo` (concurrently where the driver can) and checks them. */
@@ -192,24 +221,39 @@ export class GpuNetwork {
       inputLayout,
       input: this.runner.createByteTexture(inputLayout),
       targets: new Array<RenderTarget | null>(this.info.layers.length + 1).fill(null),
+      readouts: new Map(),
     };
     this.stages.set(capacity, st);
     return st;
   }
 
-  /** Plan `upTo` bound to the textures of capacity `capacity` (made on first use). */
-  bind(upTo: number, capacity: number): BoundPlan {
-    const key = `${capacity}:${upTo}`;
+  /** Plan `upTo` (with `extra`, see passes) bound to the textures of capacity `capacity` (made on first use). */
+  bind(upTo: number, capacity: number, extra: ReadoutInfo | null = null): BoundPlan {
+    const key = `${capacity}:${upTo}:${extra ? readoutKey(extra) : ''}`;
     let b = this.bound.get(key);
     if (b) return b;
     const st = this.stage(capacity);
     const { layers } = this.info;
-    const draws = this.passes(upTo).map((p) => {
+    const max = this.ctx.maxTextureSize;
+    let readoutTarget: RenderTarget | null = null;
+    const draws = this.passes(upTo, extra).map((p) => {
       const program = this.runner.get(p.gpu);
+      if (p.readout) {
+        const r = p.readout;
+        const rk = readoutKey(r);
+        const what = `readout of dense "${layers[r.head].name}"`;
+        let target = st.readouts.get(rk);
+        if (!target) st.readouts.set(rk, (target = this.runner.createTarget(tensorLayout(readoutFormat(r), capacity, max, what), what)));
+        readoutTarget = target;
+        const inputs = r.taps.map((t) => st.targets[t.layer + 1]!.texture);
+        if (r.colourBins > 0) inputs.push(st.input);
+        return { program, inputs, target };
+      }
       const out = p.last + 1;
       const what = `${layers[p.last].kind} "${layers[p.last].name}" output`;
-      const target = (st.targets[out] ??= this.runner.createTarget(tensorLayout(this.format(out), capacity, this.ctx.maxTextureSize, what), what));
-      const from = p.first === 0 ? st.input : st.targets[p.first]!.texture;
+      const target = (st.targets[out] ??= this.runner.createTarget(tensorLayout(this.format(out), capacity, max, what), what));
+      const readsReadout = this.info.readout?.head === p.first;
+      const from = readsReadout ? readoutTarget!.texture : p.first === 0 ? st.input : st.targets[p.first]!.texture;
       const lp = this.params[p.first];
       return { program, inputs: lp ? [from, lp.weights, lp.bias] : [from], target };
     });
@@ -262,6 +306,7 @@ export class GpuNetwork {
     for (const st of this.stages.values()) {
       gl.deleteTexture(st.input);
       for (const t of st.targets) if (t) this.runner.deleteTarget(t);
+      for (const t of st.readouts.values()) this.runner.deleteTarget(t);
     }
     this.stages.clear();
     this.bound.clear();

@@ -9,9 +9,9 @@
 // Context loss: the session reports it (onContextLost), and predict() throws
 // WebglContextLostError until the context is restored and everything is rebuilt from the retained
 // parameters (onContextRestored). backend.ts serves those frames from the CPU.
-import type { InferenceSession } from '../session.ts';
+import { sessionReadout, type InferenceSession } from '../session.ts';
 import { size3, validateModel, type NetworkInfo } from '../shapes.ts';
-import type { Model } from '../spec.ts';
+import type { Model, ReadoutSpec } from '../spec.ts';
 import { WebglContextLostError, getWebgl2, probeContext, type ContextOptions, type GpuContext, type RenderFormat } from './context.ts';
 import { batchCapacity, unpackTensor } from './layout.ts';
 import { GpuNetwork, type BoundPlan } from './network.ts';
@@ -132,6 +132,22 @@ export class WebglSession implements InferenceSession {
       gpu.run(b, bytes, start * this.inputSize, count);
       this.checkNotLost();
       unpackTensor(b.output.layout, b.readback, count, out, start * size);
+    }
+    return out;
+  }
+
+  readoutFeatures(bytes: Uint8Array, n: number, readout?: ReadoutSpec): Float32Array {
+    this.checkBytes(bytes, n);
+    const r = sessionReadout(this.info, readout);
+    const gpu = this.ready();
+    const out = new Float32Array(n * r.size);
+    const capacity = n === 1 ? 1 : this.batch;
+    const b = gpu.bind(r.upTo, capacity, r);
+    for (let start = 0; start < n; start += capacity) {
+      const count = Math.min(capacity, n - start);
+      gpu.run(b, bytes, start * this.inputSize, count);
+      this.checkNotLost();
+      unpackTensor(b.output.layout, b.readback, count, out, start * r.size);
     }
     return out;
   }
