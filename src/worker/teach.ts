@@ -1,13 +1,17 @@
 // Teaching in the worker: features of the user's examples from the frozen backbone (every layer
 // before the final dense layer), computed once per backbone and cached, then a fresh final dense
-// layer trained for the user's classes. Training runs one epoch at a time and yields to the event
+// layer trained for the user's classes. The features are the multi-scale readout (global average
+// and max pooling of every conv block's output, see src/engine/readout.ts): on classes the backbone
+// never saw they beat the flattened last block (README, few-shot features), and the taught model
+// carries the readout in its spec, so every backend runs it as it is. Training runs one epoch at a time and yields to the event
 // loop between epochs and feature batches, so predictions keep being answered meanwhile.
 import { crc32 } from '../engine/format/native.ts';
-import { HeadTrainer, headLayerIndex, featureSize, replaceHead, type Head } from '../engine/fewshot.ts';
+import { HeadTrainer, headLayerIndex, replaceHead, type Head } from '../engine/fewshot.ts';
 import { Random } from '../engine/random.ts';
-import { size3, validateModel } from '../engine/shapes.ts';
+import { readoutFor } from '../engine/readout.ts';
+import { resolveReadout, size3, validateModel, type NetworkInfo } from '../engine/shapes.ts';
 import type { InferenceSession } from '../engine/session.ts';
-import type { Model } from '../engine/spec.ts';
+import type { Model, ReadoutSpec } from '../engine/spec.ts';
 import type { TeachClass, TeachExample, TeachOptions, TeachProgress, TeachResult } from '../worker-api.ts';
 
 export const MIN_TEACH_CLASSES = 2;
@@ -36,15 +40,25 @@ export interface CancelFlag {
 }
 
 /**
+ * The features a taught head reads: the multi-scale readout of the backbone (the layers before the
+ * final dense layer). A model taught before keeps the same backbone, so teaching it again gives the
+ * same readout.
+ */
+export function teachReadout(info: NetworkInfo): ReadoutSpec {
+  return readoutFor('multiscale', info, headLayerIndex(info))!;
+}
+
+/**
  * Identifies the backbone (input spec, the layers before the final dense layer and their
- * parameters) together with the set of views: cached features are valid only for the same
- * fingerprint. 8 hex digits of CRC-32.
+ * parameters) together with the set of views and the feature definition (the readout): cached
+ * features are valid only for the same fingerprint. 8 hex digits of CRC-32.
  */
 export function backboneFingerprint(model: Model): string {
   const info = validateModel(model.spec, model.params);
   const head = headLayerIndex(info);
   const end = info.layers[head].paramOffset;
-  const tag = new TextEncoder().encode(JSON.stringify({ input: model.spec.input, layers: model.spec.layers.slice(0, head), views: VIEWS_TAG }));
+  const features = JSON.stringify(teachReadout(info));
+  const tag = new TextEncoder().encode(JSON.stringify({ input: model.spec.input, layers: model.spec.layers.slice(0, head), views: VIEWS_TAG, features }));
   const params = new Uint8Array(model.params.buffer, model.params.byteOffset, end * 4);
   const bytes = new Uint8Array(tag.length + params.length);
   bytes.set(tag);
@@ -112,8 +126,8 @@ export class Teacher {
   ): Promise<TeachOutcome> {
     const started = performance.now();
     const info = validateModel(model.spec, model.params);
-    const headIndex = headLayerIndex(info);
-    const dim = featureSize(info);
+    const readout = teachReadout(info);
+    const dim = resolveReadout(readout, info.layers, headLayerIndex(info), info.input).size;
     const { h, w, c } = info.input;
     const imageSize = size3(info.input);
 
@@ -163,7 +177,7 @@ export class Teacher {
       chunk.forEach((i, j) => {
         VIEWS.forEach((view, v) => writeView(examples[i].bytes, batch.subarray((j * VIEW_COUNT + v) * imageSize, (j * VIEW_COUNT + v + 1) * imageSize), h, w, c, view));
       });
-      const out = session.features(batch, chunk.length * VIEW_COUNT, headIndex);
+      const out = session.readoutFeatures(batch, chunk.length * VIEW_COUNT, readout);
       chunk.forEach((i, j) => {
         const row = out.slice(j * rowSize, (j + 1) * rowSize);
         rows[i] = row;
@@ -234,7 +248,8 @@ export class Teacher {
     const trainMs = performance.now() - trainStarted;
 
     const labels = classes.map((k) => k.name);
-    const newModel = replaceHead(model, labels, head);
+    // The head reads the readout; its standardisation is folded into its weights.
+    const newModel = replaceHead(model, labels, head, readout);
     // Confusion matrix [true][predicted] on the held-out examples, or on the training examples'
     // plain views without a held-out split.
     const scored = valIdx.length ? valIdx : trainIdx;
