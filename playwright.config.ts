@@ -27,7 +27,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    // E2E_DIST_DIR: serve another build than dist/ (as the tests' helpers read it).
+    command: `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort${process.env.E2E_DIST_DIR ? ` --outDir ${JSON.stringify(process.env.E2E_DIST_DIR)}` : ''}`,
     url: BASE_URL,
     reuseExistingServer: false,
     timeout: 30_000,

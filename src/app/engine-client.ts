@@ -2,6 +2,7 @@
 // Comlink proxy; image bytes and probability buffers are transferred, not copied.
 import * as Comlink from 'comlink';
 import type { EngineApi, Prediction } from '../worker-api.ts';
+import type { TeachEngine } from './teaching.ts';
 
 export interface EngineClient {
   api: Comlink.Remote<EngineApi>;
@@ -30,5 +31,17 @@ export function startEngineWorker(onError: (message: string) => void = () => und
       api[Comlink.releaseProxy]();
       worker.terminate();
     },
+  };
+}
+
+/** Teaching's view of the worker: the progress callback crosses to the worker as a Comlink proxy. */
+export function teachEngine(client: EngineClient): TeachEngine {
+  const { api } = client;
+  return {
+    loadDefault: (backend) => api.loadDefault(backend),
+    loadFile: (file, options) => api.loadFile(file, options),
+    train: (classes, examples, onProgress, options) => api.train(classes, examples, onProgress ? Comlink.proxy(onProgress) : undefined, options),
+    cancelTraining: () => api.cancelTraining(),
+    info: () => api.info(),
   };
 }
