@@ -4,7 +4,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames } from 'idb';
 
 /** Bump when the schema changes, and add the step from the previous version to MIGRATIONS. */
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 export const DEFAULT_DB_NAME = 'edge-classifier';
 
 /** Side of the square images examples are stored at; 32×32×3 bytes, NHWC, RGB. */
@@ -23,6 +23,10 @@ export interface ModelRecord {
   file: Uint8Array | null;
   /** The file saved before `file`, so one training can be rolled back; null if none. */
   previousFile: Uint8Array | null;
+  /** When its classes or examples last changed (ISO 8601). Since version 2. */
+  edited: string;
+  /** When `file` was stored, or null without one. Since version 2. */
+  trainedAt: string | null;
 }
 
 export interface ClassRecord {
@@ -74,6 +78,18 @@ const MIGRATIONS: ((db: TeachDb, tx: UpgradeTransaction) => void)[] = [
     examples.createIndex('byClass', 'classId');
     examples.createIndex('byModel', 'modelId');
     db.createObjectStore('settings', { keyPath: 'key' });
+  },
+  // 2: models say when they were last edited and trained, so the app can tell a training that
+  // predates the current classes and examples. Version-1 records only had `updated`, which
+  // stands for both.
+  (_db, tx) => {
+    const models = tx.objectStore('models');
+    void models.openCursor().then(function step(cursor): Promise<void> | undefined {
+      if (!cursor) return;
+      const m = cursor.value as Omit<ModelRecord, 'edited' | 'trainedAt'> & Partial<ModelRecord>;
+      void cursor.update({ ...m, edited: m.edited ?? m.updated, trainedAt: m.trainedAt ?? (m.file ? m.updated : null) });
+      return cursor.continue().then(step);
+    });
   },
 ];
 

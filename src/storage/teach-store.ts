@@ -16,7 +16,8 @@ export class TeachStoreError extends Error {
 type Stores = StoreNames<TeachSchema>;
 type WriteTx<S extends Stores[]> = IDBPTransaction<TeachSchema, S, 'readwrite'>;
 
-export type ModelInfo = Omit<ModelRecord, 'file' | 'previousFile'> & { trained: boolean; canRollBack: boolean };
+/** A model without its files: `stale` when its classes or examples changed after the training. */
+export type ModelInfo = Omit<ModelRecord, 'file' | 'previousFile'> & { trained: boolean; canRollBack: boolean; stale: boolean };
 
 export class TeachStore {
   private constructor(readonly db: TeachDb) {}
@@ -42,7 +43,7 @@ export class TeachStore {
       taken.add(n.trim().toLowerCase());
     }
     const now = new Date().toISOString();
-    const model: ModelRecord = { id: newId(), name: modelName, created: now, updated: now, file: null, previousFile: null };
+    const model: ModelRecord = { id: newId(), name: modelName, created: now, updated: now, file: null, previousFile: null, edited: now, trainedAt: null };
     const classes = classNames.map((n, order): ClassRecord => ({ id: newId(), modelId: model.id, name: n.trim(), order }));
     await this.write(['models', 'classes'], async (tx) => {
       await tx.objectStore('models').add(model);
@@ -88,7 +89,8 @@ export class TeachStore {
     const copy = file.slice();
     await this.write(['models'], async (tx) => {
       const m = await requireRecord(tx.objectStore('models').get(id), `model ${id}`);
-      await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: new Date().toISOString() });
+      const now = new Date().toISOString();
+      await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: now, trainedAt: now });
     });
   }
 
@@ -102,7 +104,8 @@ export class TeachStore {
     const copy = file.slice();
     await this.write(['models', 'examples'], async (tx) => {
       const m = await requireRecord(tx.objectStore('models').get(id), `model ${id}`);
-      await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: new Date().toISOString() });
+      const now = new Date().toISOString();
+      await tx.objectStore('models').put({ ...m, file: copy, previousFile: m.file, updated: now, trainedAt: now });
       for (const { id: exampleId, features } of computed) {
         const e = await tx.objectStore('examples').get(exampleId);
         if (e) await tx.objectStore('examples').put({ ...e, features: features.slice(), fingerprint });
@@ -122,7 +125,8 @@ export class TeachStore {
     await this.write(['models'], async (tx) => {
       const m = await requireRecord(tx.objectStore('models').get(id), `model ${id}`);
       if (!m.previousFile) throw new TeachStoreError(`model "${m.name}" has no earlier training to go back to`);
-      await tx.objectStore('models').put({ ...m, file: m.previousFile, previousFile: m.file, updated: new Date().toISOString() });
+      const now = new Date().toISOString();
+      await tx.objectStore('models').put({ ...m, file: m.previousFile, previousFile: m.file, updated: now, trainedAt: now });
     });
   }
 
@@ -300,7 +304,7 @@ export class TeachStore {
       if (c.examples.length > MAX_EXAMPLES_PER_CLASS) throw new TeachStoreError(`class "${c.name}" has ${c.examples.length} examples, more than the limit of ${MAX_EXAMPLES_PER_CLASS}`);
     }
     const now = new Date().toISOString();
-    const model: ModelRecord = { id: newId(), name: bundle.name.trim(), created: bundle.created, updated: now, file: bundle.file, previousFile: null };
+    const model: ModelRecord = { id: newId(), name: bundle.name.trim(), created: bundle.created, updated: now, file: bundle.file, previousFile: null, edited: now, trainedAt: bundle.file ? now : null };
     await this.write(['models', 'classes', 'examples'], async (tx) => {
       await tx.objectStore('models').add(model);
       for (const [order, c] of bundle.classes.entries()) {
@@ -334,7 +338,7 @@ export class TeachStore {
     }
     const now = new Date().toISOString();
     const name = (meta.name ?? '').trim().slice(0, 80) || fallbackName;
-    const record: ModelRecord = { id: newId(), name, created: meta.created ?? now, updated: now, file: bytes.slice(), previousFile: null };
+    const record: ModelRecord = { id: newId(), name, created: meta.created ?? now, updated: now, file: bytes.slice(), previousFile: null, edited: now, trainedAt: now };
     await this.write(['models', 'classes'], async (tx) => {
       await tx.objectStore('models').add(record);
       for (const [order, n] of labels.entries()) await tx.objectStore('classes').add({ id: newId(), modelId: record.id, name: n.trim(), order });
@@ -377,7 +381,7 @@ export class TeachStore {
 
 function modelInfo(m: ModelRecord): ModelInfo {
   const { file, previousFile, ...rest } = m;
-  return { ...rest, trained: file !== null, canRollBack: previousFile !== null };
+  return { ...rest, trained: file !== null, canRollBack: previousFile !== null, stale: file !== null && rest.trainedAt !== null && rest.edited > rest.trainedAt };
 }
 
 function checkModelName(name: string): string {
@@ -400,7 +404,9 @@ async function requireRecord<T>(request: Promise<T | undefined>, what: string): 
 /** Marks the model as changed (models are listed most recently changed first). */
 async function touchModel(store: IDBPObjectStore<TeachSchema, ArrayLike<Stores>, 'models', 'readwrite'>, modelId: string): Promise<void> {
   const m = await store.get(modelId);
-  if (m) await store.put({ ...m, updated: new Date().toISOString() });
+  if (!m) return;
+  const now = new Date().toISOString();
+  await store.put({ ...m, updated: now, edited: now });
 }
 
 function sortByCreated(list: ExampleRecord[]): ExampleRecord[] {

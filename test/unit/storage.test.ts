@@ -72,7 +72,48 @@ describe('schema', () => {
   it('refuses a database written by a newer schema with a clear message', async () => {
     const name = `teach-newer-${++dbCount}`;
     (await openDB(name, DB_VERSION + 1)).close();
-    await expect(openTeachDb(name)).rejects.toThrow(/newer version of the app .*schema version 1/);
+    await expect(openTeachDb(name)).rejects.toThrow(new RegExp(`newer version of the app .*schema version ${DB_VERSION}`));
+  });
+
+  it('upgrades a version-1 database, keeping every record and filling in the version-2 fields', async () => {
+    const name = `teach-v1-${++dbCount}`;
+    // A database as version 1 of the app wrote it: its stores, indexes and record shapes.
+    const v1 = await openDB(name, 1, {
+      upgrade(db) {
+        db.createObjectStore('models', { keyPath: 'id' }).createIndex('byUpdated', 'updated');
+        db.createObjectStore('classes', { keyPath: 'id' }).createIndex('byModel', 'modelId');
+        const ex = db.createObjectStore('examples', { keyPath: 'id' });
+        ex.createIndex('byClass', 'classId');
+        ex.createIndex('byModel', 'modelId');
+        db.createObjectStore('settings', { keyPath: 'key' });
+      },
+    });
+    const file = modelFile(['cat', 'dog']);
+    await v1.put('models', { id: 'm1', name: 'trained one', created: '2026-01-01T00:00:00.000Z', updated: '2026-02-01T00:00:00.000Z', file, previousFile: null });
+    await v1.put('models', { id: 'm2', name: 'untrained', created: '2026-01-02T00:00:00.000Z', updated: '2026-01-03T00:00:00.000Z', file: null, previousFile: null });
+    await v1.put('classes', { id: 'c1', modelId: 'm1', name: 'cat', order: 0 });
+    await v1.put('classes', { id: 'c2', modelId: 'm1', name: 'dog', order: 1 });
+    await v1.put('examples', { id: 'e1', classId: 'c1', modelId: 'm1', bytes: image(7), created: '2026-01-05T00:00:00.000Z', features: Float32Array.of(1, 2, 3), fingerprint: 'abc' });
+    await v1.put('settings', { key: 'activeModel', value: 'm1' });
+    v1.close();
+
+    const store = await TeachStore.open(name);
+    open.push(store);
+    expect(store.db.version).toBe(DB_VERSION);
+    const models = await store.listModels();
+    expect(models.map((m) => [m.id, m.name, m.trained, m.edited, m.trainedAt, m.stale])).toEqual([
+      ['m1', 'trained one', true, '2026-02-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z', false],
+      ['m2', 'untrained', false, '2026-01-03T00:00:00.000Z', null, false],
+    ]);
+    expect(await store.loadModel('m1')).toEqual(file);
+    expect((await store.listClasses('m1')).map((c) => c.name)).toEqual(['cat', 'dog']);
+    const [e] = await store.listExamples('c1');
+    expect(e.bytes).toEqual(image(7));
+    expect((await store.getFeatures(['e1'], 'abc')).get('e1')).toEqual(Float32Array.of(1, 2, 3));
+    expect(await store.getSetting('activeModel')).toBe('m1');
+    // The new fields work: an edit after the training makes it stale.
+    await store.addExample('c2', image(8));
+    expect((await store.getModel('m1'))?.stale).toBe(true);
   });
 });
 
