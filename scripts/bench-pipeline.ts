@@ -17,6 +17,15 @@
 // are timed too, to show how much of the main-thread time is reading the camera frame. Frames per second counts answers over the measured window. Style, layout
 // and paint of the updated DOM are the browser's own work and are not in main-thread time.
 //
+// Where the app reads camera frames matters most here: with VideoFrame (Chromium has it) the page
+// only wraps the frame on screen in a VideoFrame and transfers it, and the worker reads its pixels;
+// without it the page draws the video onto canvases and reads them back. The worker's own time
+// reducing a frame (result.sampleMs) is taken from its answers. As a cross-check that no per-frame
+// work escapes the probe, Chromium's own count of the page's main-thread task time
+// (Performance.getMetrics TaskDuration, over the window: style, layout, paint and timers included)
+// is divided by the answers. Setting BENCH_PIPELINE_SAMPLING=app,page also measures each backend
+// with VideoFrame hidden from the page (the app's fallback: sampling on the page).
+//
 // Each backend setting ('cpu': WebAssembly kernels; 'auto': what the app picks, WebGL2 here on
 // SwiftShader) runs in a fresh browser context: settings in localStorage, camera started, a
 // warm-up, then the measured window. The app's own figures (its answers-per-second and smoothed
@@ -28,7 +37,7 @@ import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from '@playwright/test';
+import { chromium, type Browser, type CDPSession, type Page } from '@playwright/test';
 import { BASE_FLAGS, CHROMIUM_PATH, FAKE_CAMERA_FLAGS, WEBGL_FLAGS } from './chromium-flags.ts';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -37,6 +46,8 @@ const SETTINGS_KEY = 'edge-classifier.settings.v1';
 export const PIPELINE_CHROMIUM_ARGS = [...BASE_FLAGS, ...WEBGL_FLAGS, ...FAKE_CAMERA_FLAGS];
 
 export type PipelineBackend = 'cpu' | 'auto';
+/** 'app': as the app chooses; 'page': VideoFrame hidden from the page, so the app samples there. */
+export type PipelineSampling = 'app' | 'page';
 
 export interface PipelineOptions {
   /** Measured window per backend, seconds. */
@@ -44,6 +55,8 @@ export interface PipelineOptions {
   /** Frames flowing before the window opens, seconds. */
   warmupSeconds: number;
   backends: PipelineBackend[];
+  /** Default: $BENCH_PIPELINE_SAMPLING (comma-separated) or ['app']. */
+  sampling?: PipelineSampling[];
   /** A built app to serve; default: build one into a temporary folder. */
   dist?: string;
   /** Default: $CHROMIUM_PATH or /usr/bin/chromium. */
@@ -59,6 +72,7 @@ interface Quantiles {
 export interface PipelineRun {
   /** The setting asked for. */
   setting: PipelineBackend;
+  sampling: PipelineSampling;
   /** The backend the app reported using. */
   backend: string;
   /** Answers per second over the window. */
@@ -72,6 +86,10 @@ export interface PipelineRun {
   answer_ms: Quantiles;
   /** The part of main_thread_ms in the sampler's canvas calls (drawing the camera frame down to 128² and reading it back). */
   sampling_ms: Quantiles;
+  /** The worker's time reducing a camera frame to the input bytes (frames read in the worker only). */
+  worker_sampling_ms: Quantiles;
+  /** Chromium's main-thread task time of the page over the window, divided by the answers (a mean). */
+  main_thread_tasks_ms_per_answer: number;
   /** Answers in the window. */
   frames: number;
   window_s: number;
@@ -99,8 +117,8 @@ const PROBE = `(() => {
   const N = 8192;
   const p = {
     recording: false, n: 0, acc: 0, accFrame: 0, accSample: 0, cameraFrames: 0, lastCapture: NaN, openedAt: 0,
-    work: new Float64Array(N), frameWork: new Float64Array(N), sampleWork: new Float64Array(N), latency: new Float64Array(N), display: new Float64Array(N),
-    captureById: new Map(), answerStart: NaN, answerId: null, paintFor: -1, paintAt: NaN,
+    work: new Float64Array(N), frameWork: new Float64Array(N), sampleWork: new Float64Array(N), workerSample: new Float64Array(N), latency: new Float64Array(N), display: new Float64Array(N),
+    captureById: new Map(), answerStart: NaN, answerId: null, answerSampleMs: NaN, paintFor: -1, paintAt: NaN,
   };
   globalThis.__pipelineProbe = p;
   const now = () => performance.now();
@@ -135,7 +153,12 @@ const PROBE = `(() => {
   const NativeWorker = globalThis.Worker;
   const first = (e) => {
     const id = e.data && e.data.id;
-    if (id && p.captureById.has(id)) { p.answerStart = now(); p.answerId = id; }
+    if (id && p.captureById.has(id)) {
+      p.answerStart = now();
+      p.answerId = id;
+      const v = e.data.value;
+      p.answerSampleMs = v && typeof v.sampleMs === 'number' ? v.sampleMs : NaN;
+    }
   };
   const last = (e) => {
     const id = p.answerId;
@@ -149,6 +172,7 @@ const PROBE = `(() => {
       p.work[p.n] = p.acc;
       p.frameWork[p.n] = p.accFrame;
       p.sampleWork[p.n] = p.accSample;
+      p.workerSample[p.n] = p.answerSampleMs;
       p.latency[p.n] = end - capture;
       p.display[p.n] = NaN;
       if (p.paintFor < 0) requestAnimationFrame(painted);
@@ -172,7 +196,7 @@ const PROBE = `(() => {
     // Comlink adds its listener when it wraps the worker, before its first call: the closing
     // listener goes after it.
     if (this.__lastAdded === false) { this.addEventListener('message', last); this.__lastAdded = true; }
-    if (message && message.type === 'APPLY' && Array.isArray(message.path) && message.path[0] === 'predict') {
+    if (message && message.type === 'APPLY' && Array.isArray(message.path) && (message.path[0] === 'predict' || message.path[0] === 'predictFrame')) {
       p.captureById.set(message.id, p.lastCapture);
     }
     return post.call(this, message, transfer);
@@ -186,6 +210,7 @@ interface ProbeReading {
   work: number[];
   frameWork: number[];
   sampleWork: number[];
+  workerSample: number[];
   latency: number[];
   display: number[];
 }
@@ -242,7 +267,15 @@ function buildApp(outDir: string): void {
   if (r.status !== 0) throw new Error(`vite build into ${outDir} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
 }
 
-async function measure(browser: Browser, origin: string, setting: PipelineBackend, options: PipelineOptions): Promise<PipelineRun> {
+/** Page's main-thread task time so far, ms (Chromium's Performance domain). */
+async function taskMs(cdp: CDPSession): Promise<number> {
+  const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
+  const m = metrics.find((x) => x.name === 'TaskDuration');
+  if (!m) throw new Error(`pipeline: Chromium reported no TaskDuration among ${metrics.map((x) => x.name).join(', ')}`);
+  return m.value * 1000;
+}
+
+async function measure(browser: Browser, origin: string, setting: PipelineBackend, sampling: PipelineSampling, options: PipelineOptions): Promise<PipelineRun> {
   // No service worker: its precaching would run during the measurement.
   const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1000, height: 900 } });
   try {
@@ -256,11 +289,15 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
       [SETTINGS_KEY, JSON.stringify({ backend: setting, camera: { kind: 'facing', facing: 'user' }, cameraOn: false })] as const,
     );
     await context.addInitScript(PROBE);
+    if (sampling === 'page') await context.addInitScript('delete globalThis.VideoFrame;');
     await page.goto(`${origin}/`);
     await page.getByTestId('app-ready').waitFor({ state: 'visible', timeout: 30_000 });
     await page.getByRole('button', { name: 'Start camera' }).click();
     await page.getByTestId('live-top-label').waitFor({ state: 'visible', timeout: 30_000 });
     await page.waitForTimeout(options.warmupSeconds * 1000);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const tasksBefore = await taskMs(cdp);
     await page.evaluate(() => {
       const p = (globalThis as unknown as { __pipelineProbe: { recording: boolean; openedAt: number } }).__pipelineProbe;
       p.openedAt = performance.now();
@@ -270,7 +307,18 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
     const reading = await page.evaluate((): ProbeReading => {
       const p = (
         globalThis as unknown as {
-          __pipelineProbe: { recording: boolean; openedAt: number; n: number; cameraFrames: number; work: Float64Array; frameWork: Float64Array; sampleWork: Float64Array; latency: Float64Array; display: Float64Array };
+          __pipelineProbe: {
+            recording: boolean;
+            openedAt: number;
+            n: number;
+            cameraFrames: number;
+            work: Float64Array;
+            frameWork: Float64Array;
+            sampleWork: Float64Array;
+            workerSample: Float64Array;
+            latency: Float64Array;
+            display: Float64Array;
+          };
         }
       ).__pipelineProbe;
       p.recording = false;
@@ -282,10 +330,12 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
         work: Array.from(p.work.subarray(0, n)),
         frameWork: Array.from(p.frameWork.subarray(0, n)),
         sampleWork: Array.from(p.sampleWork.subarray(0, n)),
+        workerSample: Array.from(p.workerSample.subarray(0, n)),
         latency: Array.from(p.latency.subarray(0, n)),
         display: Array.from(p.display.subarray(0, n)),
       };
     });
+    const tasks = (await taskMs(cdp)) - tasksBefore;
     // Let the stats read-out (refreshed every 500 ms) catch up before reading the app's own figures.
     await page.waitForTimeout(600);
     const text = async (id: string) => ((await page.getByTestId(id).textContent()) ?? '').trim();
@@ -304,6 +354,7 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
     const windowS = reading.window / 1000;
     return {
       setting,
+      sampling,
       backend,
       fps: reading.n / windowS,
       latency_ms: quantiles(reading.latency),
@@ -312,6 +363,8 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
       frame_callback_ms: quantiles(reading.frameWork),
       answer_ms: quantiles(reading.work.map((w, i) => w - reading.frameWork[i])),
       sampling_ms: quantiles(reading.sampleWork),
+      worker_sampling_ms: quantiles(reading.workerSample),
+      main_thread_tasks_ms_per_answer: tasks / reading.n,
       frames: reading.n,
       window_s: windowS,
       camera_frames: reading.cameraFrames,
@@ -321,6 +374,14 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
   } finally {
     await context.close();
   }
+}
+
+function samplingFromEnv(): PipelineSampling[] {
+  const raw = process.env.BENCH_PIPELINE_SAMPLING;
+  if (!raw) return ['app'];
+  const list = raw.split(',').map((x) => x.trim());
+  for (const x of list) if (x !== 'app' && x !== 'page') throw new Error(`BENCH_PIPELINE_SAMPLING: "${x}" is neither 'app' nor 'page' (in "${raw}")`);
+  return list as PipelineSampling[];
 }
 
 export async function runPipelineBench(options: PipelineOptions): Promise<PipelineReport> {
@@ -342,11 +403,17 @@ export async function runPipelineBench(options: PipelineOptions): Promise<Pipeli
     browser = await chromium.launch({ executablePath, args: PIPELINE_CHROMIUM_ARGS });
     const before = os.loadavg()[0];
     const runs: PipelineRun[] = [];
-    for (const setting of options.backends) {
-      log(`pipeline: backend setting '${setting}', ${options.warmupSeconds} s warm-up + ${options.seconds} s of fake-camera frames (load average ${os.loadavg()[0].toFixed(2)})…`);
-      const run = await measure(browser, served.origin, setting, options);
-      log(`  ${run.backend}: ${run.fps.toFixed(1)} answers/s of ${run.camera_fps.toFixed(1)} camera frames/s, latency median ${run.latency_ms.median.toFixed(1)} ms, main thread median ${run.main_thread_ms.median.toFixed(2)} ms`);
-      runs.push(run);
+    const samplings = options.sampling ?? samplingFromEnv();
+    for (const sampling of samplings) {
+      for (const setting of options.backends) {
+        log(`pipeline: backend setting '${setting}', sampling '${sampling}', ${options.warmupSeconds} s warm-up + ${options.seconds} s of fake-camera frames (load average ${os.loadavg()[0].toFixed(2)})…`);
+        const run = await measure(browser, served.origin, setting, sampling, options);
+        log(
+          `  ${run.backend}: ${run.fps.toFixed(1)} answers/s of ${run.camera_fps.toFixed(1)} camera frames/s, latency median ${run.latency_ms.median.toFixed(1)} ms, ` +
+            `main thread median ${run.main_thread_ms.median.toFixed(2)} ms (p95 ${run.main_thread_ms.p95.toFixed(2)}), all main-thread tasks ${run.main_thread_tasks_ms_per_answer.toFixed(2)} ms per answer`,
+        );
+        runs.push(run);
+      }
     }
     const after = os.loadavg()[0];
     const head = runs[0];
@@ -375,12 +442,13 @@ export function pipelineReportLines(r: PipelineReport): string[] {
     `Live-app pipeline: the built app in headless ${r.browser}, ${r.camera}; camera frame → 32×32×3 sampling → worker → prediction → UI update. ` +
       `Load average ${r.load_average.before.toFixed(2)} → ${r.load_average.after.toFixed(2)}.`,
     '',
-    '| setting | backend | answers/s | camera frames/s | capture→result median / p95 ms | capture→display median / p95 ms | main thread per frame median / p95 ms | of which canvas sampling | frames | app shows |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| setting | sampling | backend | answers/s | camera frames/s | capture→result median / p95 ms | capture→display median / p95 ms | main thread per frame median / p95 ms | of which canvas sampling on the page | all main-thread tasks per answer, mean ms | worker frame reduction median / p95 ms | frames | app shows |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.runs.map(
       (x) =>
-        `| ${x.setting} | ${x.backend} | ${f1(x.fps)} | ${f1(x.camera_fps)} | ${f1(x.latency_ms.median)} / ${f1(x.latency_ms.p95)} | ` +
-        `${f1(x.display_latency_ms.median)} / ${f1(x.display_latency_ms.p95)} | ${f2(x.main_thread_ms.median)} / ${f2(x.main_thread_ms.p95)} | ${f2(x.sampling_ms.median)} / ${f2(x.sampling_ms.p95)} | ${x.frames} | ` +
+        `| ${x.setting} | ${x.sampling} | ${x.backend} | ${f1(x.fps)} | ${f1(x.camera_fps)} | ${f1(x.latency_ms.median)} / ${f1(x.latency_ms.p95)} | ` +
+        `${f1(x.display_latency_ms.median)} / ${f1(x.display_latency_ms.p95)} | ${f2(x.main_thread_ms.median)} / ${f2(x.main_thread_ms.p95)} | ${f2(x.sampling_ms.median)} / ${f2(x.sampling_ms.p95)} | ` +
+        `${f2(x.main_thread_tasks_ms_per_answer)} | ${f1(x.worker_sampling_ms.median)} / ${f1(x.worker_sampling_ms.p95)} | ${x.frames} | ` +
         `${x.app.fps} /s, ${x.app.latency}, inference ${x.app.inference}, skipped ${x.app.superseded} of ${x.app.sent + x.app.superseded}, max in flight ${x.app.max_in_flight} |`,
     ),
   ];

@@ -50,6 +50,8 @@ export interface Prediction {
    * (the caller transfers it in, which detaches it on the caller's side).
    */
   bytes: Uint8Array;
+  /** predictFrame only: time spent reducing the camera frame to `bytes`, in the worker, in ms. */
+  sampleMs?: number;
 }
 
 export interface EngineInfo {
@@ -177,6 +179,15 @@ export interface EngineApi {
    * forth instead of receiving a new one each time.
    */
   predict(bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
+  /**
+   * Classifies a camera frame: reduces the VideoFrame's centre square into `bytes` (side × side × 3,
+   * the model's input, as the page's SquareSampler does for photos), closes the frame, and predicts
+   * as predict does. The page makes the frame (`new VideoFrame(video)`, no pixels read) and
+   * transfers it with the two buffers, so reading the frame's pixels happens here, off the page's
+   * main thread. result.bytes are the frame's input bytes. Rejects with an error named
+   * FrameSamplingError when this worker cannot reduce frames (the page then samples them itself).
+   */
+  predictFrame(frame: VideoFrame, bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
   info(): Promise<EngineInfo>;
   stats(): Promise<EngineStats>;
   /**

@@ -19,6 +19,7 @@ import type {
   TeachResult,
   TopClass,
 } from '../worker-api.ts';
+import { VideoFrameSampler } from '../camera/video-frame-sampler.ts';
 import { fetchDefaultModel, UNTRAINED_DEFAULT_NAME, untrainedDefaultModel } from './default-model.ts';
 import { Teacher, TeachError } from './teach.ts';
 
@@ -26,6 +27,8 @@ export interface EngineHostOptions {
   /** Absolute URL of the default model file (models/default.cnn under the app's base URL). */
   defaultModelUrl?: string;
   fetch?: typeof fetch;
+  /** Reduces camera frames for predictFrame; default: a VideoFrameSampler (OffscreenCanvas). */
+  frameSampler?: Pick<VideoFrameSampler, 'sample'>;
 }
 
 export class EngineHost implements EngineApi {
@@ -42,8 +45,11 @@ export class EngineHost implements EngineApi {
   private readonly teacher = new Teacher();
   /** The running training's cancel flag, or null when none runs. */
   private training: { aborted: boolean } | null = null;
+  private readonly frameSampler: Pick<VideoFrameSampler, 'sample'>;
 
-  constructor(private readonly options: EngineHostOptions = {}) {}
+  constructor(private readonly options: EngineHostOptions = {}) {
+    this.frameSampler = options.frameSampler ?? new VideoFrameSampler();
+  }
 
   async loadDefault(backend: BackendChoice = this.choice): Promise<EngineInfo> {
     this.choice = backend;
@@ -108,6 +114,19 @@ export class EngineHost implements EngineApi {
     this.predictions++;
     this.inferenceMs += inferenceMs;
     return Comlink.transfer({ probabilities, top, inferenceMs, backend: session.backend, bytes }, [probabilities.buffer, bytes.buffer]);
+  }
+
+  async predictFrame(frame: VideoFrame, bytes: Uint8Array, k = 3, into?: Float32Array): Promise<Prediction> {
+    if (!this.session) {
+      frame.close();
+      throw new Error('predictFrame: no model loaded (call loadDefault or load first)');
+    }
+    const started = performance.now();
+    this.frameSampler.sample(frame, bytes); // closes the frame, also when it throws
+    const sampleMs = performance.now() - started;
+    const prediction = await this.predict(bytes, k, into);
+    prediction.sampleMs = sampleMs;
+    return prediction;
   }
 
   async info(): Promise<EngineInfo> {
