@@ -62,6 +62,11 @@ export interface Head {
   validationAccuracy: number | null;
   /** Why training ended: all epochs ran, no validation improvement for `patience` epochs, or onEpoch returned false. */
   stopped: 'done' | 'early' | 'canceled';
+  /**
+   * The same head before folding: weights and biases on standardised features z = (x − mean) / sd,
+   * with the per-dimension mean and sd of the training examples (sd floored, see HeadTrainer).
+   */
+  standardised: { mean: Float32Array; sd: Float32Array; weights: Float32Array; bias: Float32Array };
 }
 
 /**
@@ -268,6 +273,7 @@ export class HeadTrainer {
       validationLoss: best?.loss ?? null,
       validationAccuracy: best?.accuracy ?? null,
       stopped: this.stopped ?? 'canceled',
+      standardised: { mean: Float32Array.from(mean), sd: Float32Array.from(sd), weights: Float32Array.from(w), bias: Float32Array.from(b) },
     };
   }
 

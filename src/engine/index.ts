@@ -13,11 +13,15 @@ export type {
   Padding,
   Pair,
   PoolSpec,
+  ReadoutPool,
+  ReadoutSpec,
+  ReadoutTap,
   SoftmaxSpec,
 } from './spec.ts';
 export { ACTIVATIONS, LAYER_KINDS } from './spec.ts';
-export { inferShapes, validateModel, ModelError, LIMITS, size3, shapeText } from './shapes.ts';
-export type { LayerInfo, NetworkInfo, Shape3, Conv2dInfo, DenseInfo, PoolInfo } from './shapes.ts';
+export { inferShapes, validateModel, resolveReadout, ModelError, LIMITS, size3, shapeText } from './shapes.ts';
+export type { LayerInfo, NetworkInfo, Shape3, Conv2dInfo, DenseInfo, PoolInfo, ReadoutInfo, ReadoutTapInfo } from './shapes.ts';
+export { readoutForward, readoutFor, multiscaleTapLayers, FEATURE_CHOICES, COLOUR_BINS, type FeatureChoice } from './readout.ts';
 export { CpuSession, type InferenceSession, type BackendName } from './session.ts';
 export { CpuNetwork, type KernelSet, type NetworkKernels } from './cpu/network.ts';
 export { createCpuKernels, loadWasmKernels, wasmSimdSupported, WasmKernels } from './wasm/load.ts';

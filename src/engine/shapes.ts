@@ -258,7 +258,13 @@ function lastDenseIndex(layers: unknown[]): number {
  * checks every tap and the colour histogram, and lays out the feature vector. `layers` must hold
  * the shapes of at least the layers before the head.
  */
-export function resolveReadout(readout: unknown, layers: readonly { name: string; kind: string; out: Shape3 }[], head: number, input: Shape3): ReadoutInfo {
+export function resolveReadout(
+  readout: unknown,
+  layers: readonly { name: string; out: Shape3 }[],
+  head: number,
+  input: Shape3,
+  headName = layers[head]?.name ?? String(head),
+): ReadoutInfo {
   if (typeof readout !== 'object' || readout === null || Array.isArray(readout)) {
     throw new ModelError(`readout: expected {taps, colour?}, got ${safeJson(readout)}`);
   }
@@ -266,7 +272,7 @@ export function resolveReadout(readout: unknown, layers: readonly { name: string
   const r = readout as { taps?: unknown; colour?: unknown };
   if (!Array.isArray(r.taps)) throw new ModelError(`readout.taps: expected an array of {layer, pool}, got ${safeJson(r.taps)}`);
   if (r.taps.length > LIMITS.maxReadoutTaps) throw new ModelError(`readout.taps: ${r.taps.length} taps exceed the limit of ${LIMITS.maxReadoutTaps}`);
-  const headName = `dense "${layers[head]?.name ?? head}"`;
+  const headText = `dense "${headName}"`;
   const taps: ReadoutTapInfo[] = [];
   let offset = 0;
   r.taps.forEach((raw: unknown, t) => {
@@ -274,7 +280,7 @@ export function resolveReadout(readout: unknown, layers: readonly { name: string
     if (typeof tap !== 'object' || tap === null) throw new ModelError(`readout.taps[${t}]: expected {layer, pool}, got ${safeJson(raw)}`);
     const { layer, pool } = tap;
     if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0 || layer >= head) {
-      throw new ModelError(`readout.taps[${t}]: layer ${safeJson(layer)} must be the index of a layer before the final ${headName} (0..${head - 1})`);
+      throw new ModelError(`readout.taps[${t}]: layer ${safeJson(layer)} must be the index of a layer before the final ${headText} (0..${head - 1})`);
     }
     if (pool !== 'avg' && pool !== 'max') {
       throw new ModelError(`readout.taps[${t}] (layer ${layer} "${layers[layer].name}"): pool must be "avg" or "max", got ${safeJson(pool)}`);
@@ -297,7 +303,7 @@ export function resolveReadout(readout: unknown, layers: readonly { name: string
     colourBins = bins;
     offset += cells;
   }
-  if (offset === 0) throw new ModelError(`readout: no taps and no colour histogram: the final ${headName} would read nothing`);
+  if (offset === 0) throw new ModelError(`readout: no taps and no colour histogram: the final ${headText} would read nothing`);
   const upTo = taps.reduce((m, t) => Math.max(m, t.layer + 1), 0);
   return { head, taps, colourBins, colourOffset, size: offset, upTo };
 }
@@ -357,7 +363,7 @@ export function inferShapes(spec: ModelSpec, checkLabels = true): NetworkInfo {
     if ('padding' in l && l.padding === null) throw new ModelError(`${where}: padding must not be null`);
     if (index === head && spec.readout !== undefined) {
       // The head reads the pooled taps (and colour histogram) instead of the previous output.
-      readout = resolveReadout(spec.readout, layers, head, input);
+      readout = resolveReadout(spec.readout, layers, head, input, l.name);
       shape = { h: 1, w: 1, c: readout.size };
       prevName = 'readout';
     }
