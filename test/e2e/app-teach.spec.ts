@@ -235,3 +235,33 @@ test('export and import: the exported model imports as an equal model; a corrupt
   expect((await options()).length).toBe(optionsBefore.length + 1);
   await expect(page.getByTestId('model-select')).toHaveValue('');
 });
+
+test('"none of these": below the threshold set in the settings the app names no class (live and photos); at 0 it always names one', async ({ page }) => {
+  await openApp(page);
+  const slider = page.getByLabel(/None of these” below/);
+  // Keyboard: End = the highest threshold (95 %).
+  await slider.focus();
+  await page.keyboard.press('End');
+  await expect(slider).toHaveValue('95');
+  await page.getByRole('button', { name: 'Start camera' }).click();
+  await expect(page.getByTestId('live-top-label')).toBeVisible({ timeout: 15_000 });
+  // The fake camera's test pattern is nothing the model knows: read its confidence, then check
+  // the overlay agrees with the threshold.
+  const percent = Number((await page.getByTestId('live-top-percent').textContent())?.replace(/[^0-9]/g, ''));
+  if (percent < 95) await expect(page.getByTestId('live-none')).toBeVisible();
+  await page.getByTestId('photo-input').setInputFiles(trucks.slice(0, 2));
+  await expect(page.getByTestId('photo-result')).toHaveCount(2, { timeout: 15_000 });
+  const rows = await page.getByTestId('photo-result').evaluateAll((els) => els.map((el) => Math.max(...(JSON.parse((el as HTMLElement).dataset.probabilities ?? '[]') as number[]))));
+  const below = rows.filter((p) => p < 0.95).length;
+  await expect(page.getByTestId('photo-none')).toHaveCount(below);
+  // At least one of the two checks above saw a "none of these".
+  expect(percent < 95 || below > 0, `live ${percent} %, photos ${rows.join(', ')}`).toBe(true);
+  // Off: always a class; and the setting is remembered.
+  await slider.focus();
+  await page.keyboard.press('Home');
+  await expect(slider).toHaveValue('0');
+  await expect(page.getByTestId('live-none')).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByTestId('app-ready')).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByLabel(/None of these” below/)).toHaveValue('0');
+});
