@@ -122,7 +122,12 @@ export class EngineHost implements EngineApi {
       throw new Error('predictFrame: no model loaded (call loadDefault or load first)');
     }
     const started = performance.now();
-    this.frameSampler.sample(frame, bytes); // closes the frame, also when it throws
+    try {
+      this.frameSampler.sample(frame, bytes);
+    } finally {
+      // An unclosed frame holds one of the camera's buffers (closing twice is harmless).
+      frame.close();
+    }
     const sampleMs = performance.now() - started;
     const prediction = await this.predict(bytes, k, into);
     prediction.sampleMs = sampleMs;
