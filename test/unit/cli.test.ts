@@ -150,6 +150,54 @@ describe('cli', () => {
     expect(JSON.parse(again.out).accuracy).toBe(f.accuracy);
   });
 
+  it('fewshot --features multiscale(+colour): the head reads pooled blocks; the written model carries the readout', async () => {
+    const out = join(tmp, 'fewshot-ms.cnn');
+    const r = await cli('fewshot', '--model', model, '--data', data, '--classes', '5,6,7,8,9', '--shots', '3', '--features', 'multiscale', '--out', out);
+    expect(r.code).toBe(0);
+    const f = JSON.parse(r.out);
+    // Taps: p1 and p2 (8 channels each), average and max: 32 features.
+    expect(f).toMatchObject({ method: 'head', features: 'multiscale', featureSize: 32 });
+    const written = decodeModel(new Uint8Array(readFileSync(out))).model;
+    expect(written.spec.readout).toEqual({ taps: [{ layer: 1, pool: 'avg' }, { layer: 1, pool: 'max' }, { layer: 3, pool: 'avg' }, { layer: 3, pool: 'max' }] });
+    // The written model loads and runs as it is (the readout is part of its spec).
+    const ev = await cli('eval', '--model', out, '--data', data, '--classes', '5,6,7,8,9');
+    expect(ev.code).toBe(0);
+    const all = JSON.parse(ev.out);
+    expect(all.count).toBe(f.testCount + f.trainCount);
+    const colour = JSON.parse((await cli('fewshot', '--model', model, '--data', data, '--classes', '5,6,7,8,9', '--shots', '3', '--features', 'multiscale+colour')).out);
+    expect(colour.featureSize).toBe(32 + 64);
+    expectOneLineError(await cli('fewshot', '--model', model, '--data', data, '--shots', '3', '--features', 'deep'), 2, /--features: expected one of last, multiscale, multiscale\+colour, colour, got "deep"/);
+    expectOneLineError(await cli('fewshot', '--data', data, '--shots', '3', '--features', 'multiscale', '--baseline', 'pixels'), 2, /a baseline uses no model features/);
+  });
+
+  it('fewshot --baseline colour: nearest class mean of 4×4×4 colour histograms', async () => {
+    // Red and blue images with noise in every channel: the histograms separate them, whatever the layout.
+    const dir = join(tmp, 'redblue');
+    mkdirSync(dir);
+    const count = 12;
+    const images = new Uint8Array(count * 3072);
+    const lbl = new Uint8Array(count);
+    for (let i = 0; i < count; i++) {
+      lbl[i] = i % 2;
+      for (let p = 0; p < 1024; p++) {
+        const noise = (i * 37 + p * 11) % 60;
+        images[i * 3072 + p * 3] = lbl[i] ? 20 + noise : 190 + noise;
+        images[i * 3072 + p * 3 + 1] = 100 + noise;
+        images[i * 3072 + p * 3 + 2] = lbl[i] ? 190 + noise : 20 + noise;
+      }
+    }
+    writeFileSync(join(dir, 'images.u8'), images);
+    writeFileSync(join(dir, 'labels.u8'), lbl);
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ classes: ['red', 'blue'] }));
+    const f = JSON.parse((await cli('fewshot', '--data', dir, '--shots', '2', '--baseline', 'colour')).out);
+    expect(f).toMatchObject({ method: 'colour', accuracy: 1, trainCount: 4, testCount: 8 });
+    const { colourHistograms } = await import('../../scripts/cli.ts');
+    const h = colourHistograms(images, 1, 1024, 3, 4);
+    expect(h.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(h.filter((v) => v > 0).length).toBeGreaterThan(1);
+    expectOneLineError(await cli('fewshot', '--data', dir, '--shots', '2', '--baseline', 'colour', '--out', join(tmp, 'x.cnn')), 2, /the colour baseline makes no model/);
+  });
+
   it('fewshot --baseline pixels: nearest class mean of raw pixels, no model needed', async () => {
     // Two classes a nearest-mean classifier separates perfectly: dark and bright noisy images.
     const dir = join(tmp, 'darkbright');

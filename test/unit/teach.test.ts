@@ -4,9 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { classicCifarSpec, CpuSession, decodeModel, headLayerIndex, initParams, validateModel, type Model } from '../../src/engine/index.ts';
+import { classicCifarSpec, CpuSession, decodeModel, headLayerIndex, inferShapes, initParams, validateModel, type Model } from '../../src/engine/index.ts';
 import { EngineHost } from '../../src/worker/engine-host.ts';
-import { backboneFingerprint, Teacher, VIEW_COUNT, writeView } from '../../src/worker/teach.ts';
+import { backboneFingerprint, Teacher, teachReadout, VIEW_COUNT, writeView } from '../../src/worker/teach.ts';
 import type { TeachClass, TeachExample, TeachProgress } from '../../src/worker-api.ts';
 
 const CIFAR = fileURLToPath(new URL('../../../shared/data/cifar10-4k', import.meta.url));
@@ -130,6 +130,30 @@ describe('Teacher', () => {
     const stale = examples.map((e) => ({ ...e, features: stored.get(e.id), fingerprint: 'deadbeef' }));
     expect((await new Teacher().train(model, new CpuSession(model), classes, stale, { seed: 3 })).computed.length).toBe(30);
     expect(out.computed[0].features.length % VIEW_COUNT).toBe(0);
+  });
+
+  it('the taught model reads the multi-scale readout; teaching it again works and reuses its features', async () => {
+    const { model } = baseModel();
+    const info = validateModel(model.spec, model.params);
+    const readout = teachReadout(info);
+    expect(readout.taps.length).toBeGreaterThan(2);
+    const { classes, examples, testSet } = task([2, 7], 6, 5);
+    const teacher = new Teacher();
+    const first = await teacher.train(model, new CpuSession(model), classes, examples, { seed: 1, epochs: 10 });
+    expect(first.model.spec.readout).toEqual(readout);
+    const dim = inferShapes(first.model.spec).readout!.size;
+    expect(first.computed[0].features.length).toBe(VIEW_COUNT * dim);
+    // The taught model's predictions are the head applied to the session's readout features.
+    const taughtSession = new CpuSession(first.model);
+    const x = taughtSession.readoutFeatures(testSet[0].bytes, 1);
+    const direct = new CpuSession(model).readoutFeatures(testSet[0].bytes, 1, readout);
+    expect(Array.from(x)).toEqual(Array.from(direct));
+    // Same backbone and readout, so the same fingerprint: the cached features serve again.
+    expect(backboneFingerprint(first.model)).toBe(first.fingerprint);
+    const again = await teacher.train(first.model, taughtSession, classes, examples, { seed: 1, epochs: 10 });
+    expect(again.computed).toHaveLength(0);
+    expect(again.model.spec.readout).toEqual(readout);
+    expect(again.model.spec.labels).toEqual(classes.map((k) => k.name));
   });
 
   it('refuses bad requests, naming the problem', async () => {
