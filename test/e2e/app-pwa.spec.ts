@@ -121,7 +121,7 @@ test('install: the button appears when the browser offers installation and opens
   await expect(page.getByRole('button', { name: 'Install app' })).toHaveCount(0);
 });
 
-test('360 px wide phone: no horizontal scrolling with the camera on, a photo result and every panel open', async ({ page }, testInfo) => {
+test('360 px wide phone: no horizontal scrolling with the camera on, a photo result, a taught model and every panel open', async ({ page }, testInfo) => {
   await page.setViewportSize({ width: 360, height: 780 });
   await openApp(page);
   await page.getByRole('button', { name: 'Start camera' }).click();
@@ -129,6 +129,18 @@ test('360 px wide phone: no horizontal scrolling with the camera on, a photo res
   await page.getByTestId('photo-input').setInputFiles(writeTestPng('a-photo-with-a-rather-long-file-name-from-a-phone-camera-20261128.png', 300, 200).path);
   await expect(page.getByTestId('photo-top-label')).toBeVisible();
   await page.getByText('Frame diagnostics').click();
+  // The teaching panel with a model, a long class name, examples, a training report.
+  await page.getByTestId('new-model').click();
+  await expect(page.getByTestId('teach-class')).toHaveCount(2);
+  const name = page.locator('[data-testid="teach-class"][data-name="Class 1"]').getByTestId('class-name');
+  await name.fill('a rather long class name for a phone');
+  await name.press('Enter');
+  await page.locator('[data-testid="teach-class"]').nth(0).getByTestId('class-file-input').setInputFiles([0, 1, 2].map((v) => writeTestPng(`a${v}.png`, 64, 64, v).path));
+  await page.locator('[data-testid="teach-class"]').nth(1).getByTestId('class-file-input').setInputFiles([3, 4, 5].map((v) => writeTestPng(`b${v}.png`, 64, 64, v).path));
+  await expect(page.getByTestId('example')).toHaveCount(6);
+  await page.getByTestId('train').click();
+  await expect(page.getByTestId('train-result')).toBeVisible({ timeout: 30_000 });
+  await page.getByText('Export, roll back, delete').click();
   await page.waitForTimeout(600); // a stats refresh, so the numbers are filled in
 
   const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
