@@ -1,0 +1,38 @@
+// Multi-scale readout models on WebGL2 against the CPU backend, in a page and in a dedicated
+// worker: predictions, batches and readout features (the model's own and one given per call).
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { expect, test } from '@playwright/test';
+import { ORIGIN, webglLaunch } from './webgl/harness.ts';
+import type { Diff } from './webgl/readout-check.ts';
+
+test.use({ launchOptions: webglLaunch });
+
+for (const where of ['page', 'worker'] as const) {
+  test(`readout models in a ${where}: WebGL2 matches the CPU to 1e-4`, async ({ page }) => {
+    const bundled = await build({
+      entryPoints: [fileURLToPath(new URL('./webgl/readout-check.ts', import.meta.url))],
+      bundle: true,
+      format: 'iife',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = bundled.outputFiles[0].text;
+    await page.route(`${ORIGIN}/**`, (route) => {
+      const path = new URL(route.request().url()).pathname;
+      if (path === '/') return route.fulfill({ contentType: 'text/html', body: '<!doctype html><meta charset="utf-8"><script src="/readout.js"></script>' });
+      if (path === '/readout.js') return route.fulfill({ contentType: 'text/javascript', body: code });
+      return route.fulfill({ status: 404, body: 'not found' });
+    });
+    await page.goto(`${ORIGIN}/`);
+    const r = (await page.evaluate((a) => (globalThis as any).readoutCheck(a), { seed: 5, images: 3, where })) as { diffs: Diff[]; renderer: string };
+    expect(r.diffs.length).toBeGreaterThan(10);
+    for (const d of r.diffs) {
+      expect(d.maxRef, d.what).toBeGreaterThan(0.01); // real values, not zeros
+      expect(d.maxDiff, d.at).toBeLessThanOrEqual(1e-4);
+    }
+    const worst = r.diffs.reduce((a, b) => (b.maxDiff > a.maxDiff ? b : a));
+    console.log(`readout on WebGL2 (${where}, ${r.renderer}): ${r.diffs.length} comparisons, worst ${worst.maxDiff.toExponential(2)} (${worst.what})`);
+  });
+}
