@@ -150,8 +150,11 @@ export const PREDICT_PROBE = `(() => {
   };
   const post = NativeWorker.prototype.postMessage;
   NativeWorker.prototype.postMessage = function (message, transfer) {
-    const isPredict = message && message.type === 'APPLY' && Array.isArray(message.path) && message.path[0] === 'predict';
-    const bytes = isPredict ? message.argumentList[0] && message.argumentList[0].value : null;
+    // Live frames go as predict(bytes, …) or, where the worker reads the frame, predictFrame(frame, bytes, …).
+    const method = message && message.type === 'APPLY' && Array.isArray(message.path) ? message.path[0] : null;
+    const isPredict = method === 'predict' || method === 'predictFrame';
+    const at = method === 'predictFrame' ? 1 : 0;
+    const bytes = isPredict ? message.argumentList[at] && message.argumentList[at].value : null;
     const size = bytes instanceof Uint8Array ? bytes.byteLength : -1;
     const result = post.call(this, message, transfer);
     if (isPredict) {
