@@ -13,6 +13,11 @@
 //   build one into a temporary folder): the same for the pipeline part
 //   --browser-rounds, --browser-block, --browser-batch-rounds, --profile-iterations: the same for
 //   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
+//   npm run bench -- --teach-only      the teaching part only (scripts/bench-teach.ts)
+//   --teach-repeats (default 5 rounds of 5×20), --teach-large-repeats (2 rounds of 10×100),
+//   --teach-webgl-repeats (3,1: the same for 'webgl', some 10× slower here), --teach-backends (cpu,webgl,node), --teach-seed (1), --teach-data (../shared/data/cifar10-4k),
+//   --teach-fewshot-model (public/models/default.cnn; a backbone trained on five classes gives
+//   accuracy on the five it never saw), --teach-fewshot-seeds (5; 0 skips it): the same for it
 //
 // Batch 1: every backend is warmed up, then timed in blocks of --block single-image predictions,
 // the backends taking turns in a rotating order for --rounds rounds, so that a change in machine
@@ -34,6 +39,12 @@
 // Last, the live-app pipeline: the built app in headless Chromium with its fake camera, 'cpu'
 // (WebAssembly) and 'auto' backend settings: answers per second, capture-to-result latency and
 // main-thread time per frame (scripts/bench-pipeline.ts; a `pipeline` object in the JSON).
+//
+// Then teaching: training the head for 5 classes × 20 examples and 10 × 100 in the app's engine
+// worker in headless Chromium, on 'cpu' and 'webgl', through Comlink (end to end, and the worker's
+// feature-extraction / training split; new and cached features), EngineHost in Node as a
+// reference, and the few-shot accuracy of `npm run cli -- fewshot` against the raw-pixel and
+// colour-histogram baselines (scripts/bench-teach.ts; a `teach` object in the JSON).
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +63,7 @@ import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
 import { maxAbsDiff, stats, timeInterleaved, type Stats } from './bench-stats.ts';
 import { browserReportLines, runBrowserBench } from './bench-browser.ts';
 import { pipelineReportLines, runPipelineBench } from './bench-pipeline.ts';
+import { DEFAULT_MODEL_FILE, DEFAULT_TEACH_DATA, runTeachBench, TEACH_TRAINERS, teachReportLines, type TeachTrainerId } from './bench-teach.ts';
 
 const SEED = 1;
 const IMAGES = 32;
@@ -290,6 +302,15 @@ async function main(): Promise<number> {
       'pipeline-seconds': { type: 'string', default: '12' },
       'pipeline-warmup': { type: 'string', default: '3' },
       'pipeline-dist': { type: 'string' },
+      'teach-only': { type: 'boolean', default: false },
+      'teach-repeats': { type: 'string', default: '5' },
+      'teach-large-repeats': { type: 'string', default: '2' },
+      'teach-webgl-repeats': { type: 'string', default: '3,1' },
+      'teach-backends': { type: 'string', default: TEACH_TRAINERS.join(',') },
+      'teach-seed': { type: 'string', default: '1' },
+      'teach-data': { type: 'string', default: DEFAULT_TEACH_DATA },
+      'teach-fewshot-model': { type: 'string', default: DEFAULT_MODEL_FILE },
+      'teach-fewshot-seeds': { type: 'string', default: '5' },
     },
   });
   const int = (name: string, v: string | undefined) => {
@@ -297,7 +318,7 @@ async function main(): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
     return n;
   };
-  const only = (['node-only', 'browser-only', 'pipeline-only'] as const).filter((k) => opts[k]);
+  const only = (['node-only', 'browser-only', 'pipeline-only', 'teach-only'] as const).filter((k) => opts[k]);
   if (only.length > 1) throw new Error(`--${only.join(' and --')} exclude each other`);
   const settings = {
     json: opts.json,
@@ -311,13 +332,13 @@ async function main(): Promise<number> {
 
   let code = 0;
   let report: Record<string, unknown> = {};
-  if (!opts['browser-only'] && !opts['pipeline-only']) {
+  if (!opts['browser-only'] && !opts['pipeline-only'] && !opts['teach-only']) {
     const node = await nodeBench(settings);
     report = node.report;
     if (!opts.json) process.stdout.write(node.lines.join('\n') + '\n');
     if (!node.agree) code = 1;
   }
-  if (!opts['node-only'] && !opts['pipeline-only']) {
+  if (!opts['node-only'] && !opts['pipeline-only'] && !opts['teach-only']) {
     const browser = await runBrowserBench({
       rounds: int('browser-rounds', opts['browser-rounds']),
       block: int('browser-block', opts['browser-block']),
@@ -335,7 +356,7 @@ async function main(): Promise<number> {
       code = 1;
     }
   }
-  if (!opts['node-only'] && !opts['browser-only']) {
+  if (!opts['node-only'] && !opts['browser-only'] && !opts['teach-only']) {
     const pipeline = await runPipelineBench({
       seconds: int('pipeline-seconds', opts['pipeline-seconds']),
       warmupSeconds: int('pipeline-warmup', opts['pipeline-warmup']),
@@ -345,6 +366,30 @@ async function main(): Promise<number> {
     });
     report.pipeline = pipeline;
     if (!opts.json) process.stdout.write((opts['pipeline-only'] ? '' : '\n') + pipelineReportLines(pipeline).join('\n') + '\n');
+  }
+  if (!opts['node-only'] && !opts['browser-only'] && !opts['pipeline-only']) {
+    const trainers = (opts['teach-backends'] ?? '').split(',').filter(Boolean);
+    const unknown = trainers.filter((t) => !(TEACH_TRAINERS as readonly string[]).includes(t));
+    if (!trainers.length || unknown.length) {
+      throw new Error(`--teach-backends: expected some of ${TEACH_TRAINERS.join(',')}, got ${JSON.stringify(opts['teach-backends'])}`);
+    }
+    const fewshotSeeds = Number(opts['teach-fewshot-seeds']);
+    if (!Number.isInteger(fewshotSeeds) || fewshotSeeds < 0) throw new Error(`--teach-fewshot-seeds must be 0 or more, got ${JSON.stringify(opts['teach-fewshot-seeds'])}`);
+    const webglRepeats = (opts['teach-webgl-repeats'] ?? '').split(',').map((v) => int('teach-webgl-repeats', v));
+    if (webglRepeats.length !== 2) throw new Error(`--teach-webgl-repeats: expected rounds of 5×20 and of 10×100, e.g. 3,1, got ${JSON.stringify(opts['teach-webgl-repeats'])}`);
+    const teach = await runTeachBench({
+      trainers: trainers as TeachTrainerId[],
+      repeats: int('teach-repeats', opts['teach-repeats']),
+      largeRepeats: int('teach-large-repeats', opts['teach-large-repeats']),
+      webglRepeats: [webglRepeats[0], webglRepeats[1]],
+      seed: int('teach-seed', opts['teach-seed']),
+      data: opts['teach-data']!,
+      fewshotModel: opts['teach-fewshot-model']!,
+      fewshotSeeds,
+      log: settings.log,
+    });
+    report.teach = teach;
+    if (!opts.json) process.stdout.write((opts['teach-only'] ? '' : '\n') + teachReportLines(teach).join('\n') + '\n');
   }
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   return code;
