@@ -15,9 +15,10 @@
 //   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
 //   npm run bench -- --teach-only      the teaching part only (scripts/bench-teach.ts)
 //   --teach-repeats (default 5 rounds of 5×20), --teach-large-repeats (2 rounds of 10×100),
-//   --teach-webgl-repeats (3,1: the same for 'webgl', some 10× slower here), --teach-backends (cpu,webgl,node), --teach-seed (1), --teach-data (../shared/data/cifar10-4k),
+//   --teach-webgl-repeats (3,1: the same for 'webgl', some 10× slower here), --teach-backends
+//   (cpu,webgl,node), --teach-seed (1), --teach-data (../shared/data/cifar10-4k),
 //   --teach-fewshot-model (public/models/default.cnn; a backbone trained on five classes gives
-//   accuracy on the five it never saw), --teach-fewshot-seeds (5; 0 skips it): the same for it
+//   accuracy on the five it never saw), --teach-fewshot-seeds (3; 0 skips it): the same for it
 //
 // Batch 1: every backend is warmed up, then timed in blocks of --block single-image predictions,
 // the backends taking turns in a rotating order for --rounds rounds, so that a change in machine
@@ -310,7 +311,7 @@ async function main(): Promise<number> {
       'teach-seed': { type: 'string', default: '1' },
       'teach-data': { type: 'string', default: DEFAULT_TEACH_DATA },
       'teach-fewshot-model': { type: 'string', default: DEFAULT_MODEL_FILE },
-      'teach-fewshot-seeds': { type: 'string', default: '5' },
+      'teach-fewshot-seeds': { type: 'string', default: '3' },
     },
   });
   const int = (name: string, v: string | undefined) => {
