@@ -10,33 +10,11 @@ import type { LayerSpec, Model, ModelSpec } from '../../../src/engine/spec.ts';
 import { classicCifarSpec } from '../../../src/engine/zoo.ts';
 import { createWebglSession } from '../../../src/engine/webgl/session.ts';
 import { LAYER_CASES } from './cases.ts';
-
-interface Diff {
-  maxDiff: number;
-  /** Largest |reference| value, to show the comparison is not of zeros. */
-  maxRef: number;
-  count: number;
-  at: string;
-}
-
-function compare(got: Float32Array, want: Float32Array, what: string): Diff {
-  if (got.length !== want.length) throw new Error(`${what}: ${got.length} values from WebGL, ${want.length} from the CPU`);
-  let maxDiff = 0;
-  let maxRef = 0;
-  let at = '';
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    maxRef = Math.max(maxRef, Math.abs(want[i]));
-    if (!(d <= maxDiff)) {
-      maxDiff = Number.isNaN(d) ? Infinity : d;
-      at = `${what}[${i}]: webgl ${got[i]} cpu ${want[i]}`;
-    }
-  }
-  return { maxDiff, maxRef, count: want.length, at };
-}
+import { compare, type Diff } from './compare.ts';
 
 function worst(diffs: Diff[]): Diff {
   return diffs.reduce((a, b) => ({
+    what: b.maxDiff > a.maxDiff ? b.what : a.what,
     maxDiff: Math.max(a.maxDiff, b.maxDiff),
     maxRef: Math.max(a.maxRef, b.maxRef),
     count: a.count + b.count,

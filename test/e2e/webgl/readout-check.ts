@@ -10,29 +10,9 @@ import { inferShapes, size3 } from '../../../src/engine/shapes.ts';
 import type { ModelSpec, ReadoutSpec } from '../../../src/engine/spec.ts';
 import { createWebglSession } from '../../../src/engine/webgl/session.ts';
 import { wideCifarSpec } from '../../../src/engine/zoo.ts';
+import { compare, type Diff } from './compare.ts';
 
-export interface Diff {
-  what: string;
-  maxDiff: number;
-  maxRef: number;
-  at: string;
-}
-
-function compare(got: Float32Array, want: Float32Array, what: string): Diff {
-  if (got.length !== want.length) throw new Error(`${what}: ${got.length} values from WebGL, ${want.length} from the CPU`);
-  let maxDiff = 0;
-  let maxRef = 0;
-  let at = '';
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    maxRef = Math.max(maxRef, Math.abs(want[i]));
-    if (!(d <= maxDiff)) {
-      maxDiff = Number.isNaN(d) ? Infinity : d;
-      at = `${what}[${i}]: webgl ${got[i]} cpu ${want[i]}`;
-    }
-  }
-  return { what, maxDiff, maxRef, at };
-}
+export type { Diff };
 
 function testParams(spec: ModelSpec, seed: number): Float32Array {
   const params = initParams(spec, seed);
