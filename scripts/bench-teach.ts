@@ -347,6 +347,8 @@ export async function runTeachBench(options: TeachBenchOptions): Promise<TeachRe
     seed: options.seed,
   };
   const data = loadTeachDataset(options.data);
+  // Read now, so that a wrong path fails before minutes of timing rather than after.
+  if (options.fewshotSeeds > 0) loadModelFile(options.fewshotModel);
   const first: Record<string, PageBackend> = {};
   const samples: TeachSample[] = [];
   let browserName: string | null = null;

@@ -64,7 +64,7 @@ import { buildTfjsModel, type TfjsModel } from './bench-tfjs.ts';
 import { maxAbsDiff, stats, timeInterleaved, type Stats } from './bench-stats.ts';
 import { browserReportLines, runBrowserBench } from './bench-browser.ts';
 import { pipelineReportLines, runPipelineBench } from './bench-pipeline.ts';
-import { DEFAULT_MODEL_FILE, DEFAULT_TEACH_DATA, runTeachBench, TEACH_TRAINERS, teachReportLines, type TeachTrainerId } from './bench-teach.ts';
+import { DEFAULT_MODEL_FILE, DEFAULT_TEACH_DATA, runTeachBench, TEACH_TRAINERS, teachReportLines, type TeachBenchOptions, type TeachTrainerId } from './bench-teach.ts';
 
 const SEED = 1;
 const IMAGES = 32;
@@ -330,6 +330,27 @@ async function main(): Promise<number> {
     modelFile: opts.model,
   };
   if (opts.model && !opts['node-only']) throw new Error('--model times a model file in Node only: add --node-only');
+  // The teaching part's settings, checked before any part runs.
+  const trainers = (opts['teach-backends'] ?? '').split(',').filter(Boolean);
+  const unknown = trainers.filter((t) => !(TEACH_TRAINERS as readonly string[]).includes(t));
+  if (!trainers.length || unknown.length) {
+    throw new Error(`--teach-backends: expected some of ${TEACH_TRAINERS.join(',')}, got ${JSON.stringify(opts['teach-backends'])}`);
+  }
+  const fewshotSeeds = Number(opts['teach-fewshot-seeds']);
+  if (!Number.isInteger(fewshotSeeds) || fewshotSeeds < 0) throw new Error(`--teach-fewshot-seeds must be 0 or more, got ${JSON.stringify(opts['teach-fewshot-seeds'])}`);
+  const webglRepeats = (opts['teach-webgl-repeats'] ?? '').split(',').map((v) => int('teach-webgl-repeats', v));
+  if (webglRepeats.length !== 2) throw new Error(`--teach-webgl-repeats: expected rounds of 5×20 and of 10×100, e.g. 3,1, got ${JSON.stringify(opts['teach-webgl-repeats'])}`);
+  const teachOptions: TeachBenchOptions = {
+    trainers: trainers as TeachTrainerId[],
+    repeats: int('teach-repeats', opts['teach-repeats']),
+    largeRepeats: int('teach-large-repeats', opts['teach-large-repeats']),
+    webglRepeats: [webglRepeats[0], webglRepeats[1]],
+    seed: int('teach-seed', opts['teach-seed']),
+    data: opts['teach-data']!,
+    fewshotModel: opts['teach-fewshot-model']!,
+    fewshotSeeds,
+    log: settings.log,
+  };
 
   let code = 0;
   let report: Record<string, unknown> = {};
@@ -369,26 +390,7 @@ async function main(): Promise<number> {
     if (!opts.json) process.stdout.write((opts['pipeline-only'] ? '' : '\n') + pipelineReportLines(pipeline).join('\n') + '\n');
   }
   if (!opts['node-only'] && !opts['browser-only'] && !opts['pipeline-only']) {
-    const trainers = (opts['teach-backends'] ?? '').split(',').filter(Boolean);
-    const unknown = trainers.filter((t) => !(TEACH_TRAINERS as readonly string[]).includes(t));
-    if (!trainers.length || unknown.length) {
-      throw new Error(`--teach-backends: expected some of ${TEACH_TRAINERS.join(',')}, got ${JSON.stringify(opts['teach-backends'])}`);
-    }
-    const fewshotSeeds = Number(opts['teach-fewshot-seeds']);
-    if (!Number.isInteger(fewshotSeeds) || fewshotSeeds < 0) throw new Error(`--teach-fewshot-seeds must be 0 or more, got ${JSON.stringify(opts['teach-fewshot-seeds'])}`);
-    const webglRepeats = (opts['teach-webgl-repeats'] ?? '').split(',').map((v) => int('teach-webgl-repeats', v));
-    if (webglRepeats.length !== 2) throw new Error(`--teach-webgl-repeats: expected rounds of 5×20 and of 10×100, e.g. 3,1, got ${JSON.stringify(opts['teach-webgl-repeats'])}`);
-    const teach = await runTeachBench({
-      trainers: trainers as TeachTrainerId[],
-      repeats: int('teach-repeats', opts['teach-repeats']),
-      largeRepeats: int('teach-large-repeats', opts['teach-large-repeats']),
-      webglRepeats: [webglRepeats[0], webglRepeats[1]],
-      seed: int('teach-seed', opts['teach-seed']),
-      data: opts['teach-data']!,
-      fewshotModel: opts['teach-fewshot-model']!,
-      fewshotSeeds,
-      log: settings.log,
-    });
+    const teach = await runTeachBench(teachOptions);
     report.teach = teach;
     if (!opts.json) process.stdout.write((opts['teach-only'] ? '' : '\n') + teachReportLines(teach).join('\n') + '\n');
   }
