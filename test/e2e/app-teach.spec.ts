@@ -174,6 +174,15 @@ test('export and import: the exported model imports as an equal model; a corrupt
   await classCard(page, 'Class 1').getByTestId('class-file-input').setInputFiles(trucks.slice(0, 3));
   await classCard(page, 'Class 2').getByTestId('class-file-input').setInputFiles(frogs.slice(0, 3));
   await expect(classCard(page, 'Class 2')).toHaveAttribute('data-count', '3');
+  // Dropping an image file on a class adds it too.
+  const dropped = await page.evaluateHandle((bytes) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+    return dt;
+  }, [...readFileSync(frogs[5])]);
+  await classCard(page, 'Class 2').dispatchEvent('dragover', { dataTransfer: dropped });
+  await classCard(page, 'Class 2').dispatchEvent('drop', { dataTransfer: dropped });
+  await expect(classCard(page, 'Class 2')).toHaveAttribute('data-count', '4');
   await page.getByTestId('train').click();
   await expect(page.getByTestId('train-result')).toBeVisible({ timeout: 30_000 });
   // Without 5 examples per class nothing is held out: training accuracy is reported instead.
