@@ -1,5 +1,6 @@
-// The one way the page turns a picture — a live camera frame, a captured frame, an uploaded
-// photo — into the network's side × side × 3 RGB bytes: the centred square crop, reduced on
+// The one way a picture — a live camera frame (reduced in the engine worker from a VideoFrame, see
+// video-frame-sampler.ts, or on the page where that is not possible), a captured frame, an
+// uploaded photo — becomes the network's side × side × 3 RGB bytes: the centred square crop, reduced on
 // canvases to at most REDUCED_SIDE pixels, then area-averaged by centerCropResize (the function
 // the command-line tool uses on PNG and JPEG files).
 //
