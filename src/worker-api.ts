@@ -108,13 +108,22 @@ export interface TeachOptions {
   validationFraction?: number;
   /** Epochs without validation improvement before stopping early; default 10. */
   patience?: number;
+  /**
+   * With a held-out split: train the head that serves on every example, for the number of
+   * epochs the held-out examples chose (default true). The reported held-out accuracy and
+   * confusion matrix are those of the head trained without them.
+   */
+  refit?: boolean;
   /** Name of the trained model; default "taught model". */
   name?: string;
 }
 
 export interface TeachProgress {
-  /** 'features': computing backbone features (done/total examples); 'training': epochs. */
-  phase: 'features' | 'training';
+  /**
+   * 'features': computing backbone features (done/total examples); 'training': epochs; 'final':
+   * epochs of the head trained on every example after the held-out examples chose their number.
+   */
+  phase: 'features' | 'training' | 'final';
   done: number;
   total: number;
   epoch: number;
@@ -132,6 +141,8 @@ export interface TeachResult {
   computed: { id: string; features: Float32Array }[];
   trainCount: number;
   validationCount: number;
+  /** Examples the serving head was trained on: all of them after a refit, else trainCount. */
+  finalCount: number;
   epochs: number;
   stopped: 'done' | 'early' | 'canceled';
   loss: number;

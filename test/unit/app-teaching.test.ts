@@ -46,6 +46,11 @@ describe('Teaching', () => {
     expect(progress.some((p) => p.phase === 'features')).toBe(true);
     expect(progress.filter((p) => p.phase === 'training').length).toBe(result.epochs);
     expect(result.validationAccuracy).toBe(1);
+    // Held out for the accuracy, then the serving head is trained on all 24.
+    expect(result.validationCount).toBeGreaterThan(0);
+    expect(result.trainCount + result.validationCount).toBe(24);
+    expect(result.finalCount).toBe(24);
+    expect(progress.some((p) => p.phase === 'final')).toBe(true);
     // Stored: the file (decodable, with the class names) and every example's features.
     const stored = await store.loadModel(model.id);
     expect(stored).toEqual(result.file);
