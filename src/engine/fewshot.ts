@@ -102,6 +102,7 @@ export class HeadTrainer {
   private readonly sd: Float64Array;
   /** Standardised training features, [n, dim]. */
   private readonly z: Float32Array;
+  /** Weights, velocities and gradients are kept [classes, dim] (long inner loops over dim). */
   private readonly w: Float32Array;
   private readonly b: Float32Array;
   private readonly vw: Float32Array;
@@ -188,10 +189,10 @@ export class HeadTrainer {
       const m = Math.min(batchSize, n - start);
       for (let k = 0; k < m; k++) {
         const zi = order[start + k] * dim;
-        for (let o = 0; o < classes; o++) logits[k * classes + o] = b[o];
-        for (let d = 0; d < dim; d++) {
-          const v = z[zi + d];
-          for (let o = 0; o < classes; o++) logits[k * classes + o] += v * w[d * classes + o];
+        for (let o = 0, wo = 0; o < classes; o++, wo += dim) {
+          let sum = 0;
+          for (let d = 0; d < dim; d++) sum += z[zi + d] * w[wo + d];
+          logits[k * classes + o] = b[o] + sum;
         }
       }
       softmaxForward(logits, logits, m, classes);
@@ -200,15 +201,16 @@ export class HeadTrainer {
       for (let k = 0; k < m; k++) {
         const i = order[start + k];
         const label = labels[i];
+        const row = k * classes;
         let best = 0;
-        for (let o = 0; o < classes; o++) if (logits[k * classes + o] > logits[k * classes + best]) best = o;
+        for (let o = 0; o < classes; o++) if (logits[row + o] > logits[row + best]) best = o;
         if (best === label) correct++;
-        lossSum -= Math.log(Math.max(logits[k * classes + label], 1e-30));
+        lossSum -= Math.log(Math.max(logits[row + label], 1e-30));
         const zi = i * dim;
-        for (let o = 0; o < classes; o++) {
-          const g = (logits[k * classes + o] - (o === label ? 1 : 0)) / m;
+        for (let o = 0, wo = 0; o < classes; o++, wo += dim) {
+          const g = (logits[row + o] - (o === label ? 1 : 0)) / m;
           gb[o] += g;
-          for (let d = 0; d < dim; d++) gw[d * classes + o] += z[zi + d] * g;
+          for (let d = 0; d < dim; d++) gw[wo + d] += z[zi + d] * g;
         }
       }
       const rate = this.lr0 * 0.5 * (1 + Math.cos((Math.PI * this.step) / totalSteps));
@@ -254,11 +256,15 @@ export class HeadTrainer {
     const w = best ? best.w : this.w;
     const b = best ? best.b : this.b;
     const { dim, classes, mean, sd } = this;
+    // Dense layout [dim, classes], from the [classes, dim] kept while training.
     const weights = new Float32Array(dim * classes);
+    const standardisedWeights = new Float32Array(dim * classes);
     const bias = Float32Array.from(b);
     for (let d = 0; d < dim; d++) {
       for (let o = 0; o < classes; o++) {
-        const v = w[d * classes + o] / sd[d];
+        const u = w[o * dim + d];
+        const v = u / sd[d];
+        standardisedWeights[d * classes + o] = u;
         weights[d * classes + o] = v;
         bias[o] -= mean[d] * v;
       }
@@ -273,7 +279,7 @@ export class HeadTrainer {
       validationLoss: best?.loss ?? null,
       validationAccuracy: best?.accuracy ?? null,
       stopped: this.stopped ?? 'canceled',
-      standardised: { mean: Float32Array.from(mean), sd: Float32Array.from(sd), weights: Float32Array.from(w), bias: Float32Array.from(b) },
+      standardised: { mean: Float32Array.from(mean), sd: Float32Array.from(sd), weights: standardisedWeights, bias: Float32Array.from(b) },
     };
   }
 
@@ -287,10 +293,11 @@ export class HeadTrainer {
   private evaluate(set: { z: Float32Array; labels: ArrayLike<number>; n: number }): { loss: number; accuracy: number } {
     const { dim, classes, w, b, logits } = this;
     for (let k = 0; k < set.n; k++) {
-      for (let o = 0; o < classes; o++) logits[k * classes + o] = b[o];
-      for (let d = 0; d < dim; d++) {
-        const v = set.z[k * dim + d];
-        for (let o = 0; o < classes; o++) logits[k * classes + o] += v * w[d * classes + o];
+      const zi = k * dim;
+      for (let o = 0, wo = 0; o < classes; o++, wo += dim) {
+        let sum = 0;
+        for (let d = 0; d < dim; d++) sum += set.z[zi + d] * w[wo + d];
+        logits[k * classes + o] = b[o] + sum;
       }
     }
     softmaxForward(logits, logits, set.n, classes);

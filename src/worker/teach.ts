@@ -99,6 +99,23 @@ export function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/** Longest stretch of training work between two chances for predictions to be answered, ms. */
+export const SLICE_MS = 8;
+
+/**
+ * Yields to the event loop when SLICE_MS have passed since the last yield: predictions wait at
+ * most about that long, and short epochs do not each pay for a round trip through the loop.
+ */
+export class Slicer {
+  private last = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.last < SLICE_MS) return;
+    await yieldToEventLoop();
+    this.last = performance.now();
+  }
+}
+
 export class TeachError extends Error {
   override name = 'TeachError';
 }
@@ -129,6 +146,7 @@ export class Teacher {
     cancel: CancelFlag = { aborted: false },
   ): Promise<TeachOutcome> {
     const started = performance.now();
+    const slicer = new Slicer();
     const info = validateModel(model.spec, model.params);
     const readout = teachReadout(info);
     const dim = resolveReadout(readout, info.layers, headLayerIndex(info), info.input).size;
@@ -189,7 +207,7 @@ export class Teacher {
         computed.push({ id: examples[i].id, features: row });
       });
       onProgress?.({ phase: 'features', done: Math.min(start + perChunk, missing.length), total: missing.length, epoch: 0, epochs: 0, loss: null, accuracy: null, validationAccuracy: null });
-      await yieldToEventLoop();
+      await slicer.maybeYield();
     }
     const featureMs = performance.now() - featureStarted;
 
@@ -248,7 +266,7 @@ export class Teacher {
       const r = trainer.runEpoch();
       history.push({ epoch: r.epoch, loss: r.loss, accuracy: r.accuracy, validationAccuracy: r.validationAccuracy });
       onProgress?.({ phase: 'training', done: r.epoch, total: r.epochs, epoch: r.epoch, epochs: r.epochs, loss: r.loss, accuracy: r.accuracy, validationAccuracy: r.validationAccuracy });
-      await yieldToEventLoop();
+      await slicer.maybeYield();
     }
     if (cancel.aborted) throw new TeachError('training was canceled');
     const head = trainer.result();
@@ -278,7 +296,7 @@ export class Teacher {
         if (cancel.aborted) throw new TeachError('training was canceled');
         const r = refit.runEpoch();
         onProgress?.({ phase: 'final', done: r.epoch, total: r.epochs, epoch: r.epoch, epochs: r.epochs, loss: r.loss, accuracy: r.accuracy, validationAccuracy: null });
-        await yieldToEventLoop();
+        await slicer.maybeYield();
       }
       finalHead = refit.result();
     }
