@@ -3,6 +3,7 @@
 // are handed in — so it also runs in Node.
 import * as Comlink from 'comlink';
 import { createSession, type EngineSession } from '../engine/backend.ts';
+import type { BackendName } from '../engine/session.ts';
 import { decodeModel, encodeModel, size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
 import type {
   BackendChoice,
@@ -38,6 +39,14 @@ export class EngineHost implements EngineApi {
   private choice: BackendChoice = 'auto';
   /** Set when the requested backend could not be used at load. */
   private choiceNote: string | null = null;
+  /**
+   * What 'auto' chose at the last full decision (self-test and timing of both backends). Models
+   * that share the backbone — taught models, switching between them — reuse it instead of
+   * building and timing a WebGL2 session again (hundreds of ms on software WebGL).
+   */
+  private autoDecision: { backend: BackendName; reason: string } | null = null;
+  /** choiceNote says all there is to say about the backend (a kept automatic choice). */
+  private noteIsReason = false;
   /** Whether predict applies a softmax (the model ends in something other than softmax). */
   private needsSoftmax = false;
   private predictions = 0;
@@ -79,7 +88,7 @@ export class EngineHost implements EngineApi {
   async loadFile(file: Uint8Array, options: LoadOptions & { source?: ModelSummary['source'] } = {}): Promise<ModelSummary> {
     // decodeModel validates everything (checksum, shapes, finite numbers) before anything changes.
     const { model, meta } = decodeModel(file);
-    return this.install(model, { name: options.name ?? meta.name ?? 'model', trained: options.trained ?? true, source: options.source ?? 'loaded', fallbackReason: null });
+    return this.install(model, { name: options.name ?? meta.name ?? 'model', trained: options.trained ?? true, source: options.source ?? 'loaded', fallbackReason: null }, true);
   }
 
   async setBackend(backend: BackendChoice): Promise<EngineInfo> {
@@ -91,6 +100,8 @@ export class EngineHost implements EngineApi {
     this.replaceSession(session);
     this.choice = backend;
     this.choiceNote = null;
+    this.noteIsReason = false;
+    this.autoDecision = backend === 'auto' ? { backend: session.backend, reason: session.reason } : null;
     return this.info();
   }
 
@@ -136,7 +147,7 @@ export class EngineHost implements EngineApi {
 
   async info(): Promise<EngineInfo> {
     const session = this.session;
-    const reason = session ? (this.choiceNote ? `${this.choiceNote}; ${session.reason}` : session.reason) : 'no model loaded';
+    const reason = session ? (this.choiceNote ? (this.noteIsReason ? this.choiceNote : `${this.choiceNote}; ${session.reason}`) : session.reason) : 'no model loaded';
     return { backend: session?.backend ?? 'cpu', backendChoice: this.choice, backendReason: reason, model: this.summary };
   }
 
@@ -169,7 +180,7 @@ export class EngineHost implements EngineApi {
           history: outcome.history.map((h) => ({ epoch: h.epoch, loss: h.loss, trainAccuracy: h.accuracy, validationAccuracy: h.validationAccuracy })),
         },
       });
-      const newSummary = await this.install(outcome.model, { name, trained: true, source: 'trained', fallbackReason: null });
+      const newSummary = await this.install(outcome.model, { name, trained: true, source: 'trained', fallbackReason: null }, true);
       const { model: _model, head: _head, ...rest } = outcome;
       const result: TeachResult = { ...rest, file, summary: newSummary };
       // The computed features are copied, not transferred: the worker keeps them cached.
@@ -185,17 +196,26 @@ export class EngineHost implements EngineApi {
     return true;
   }
 
-  private async install(model: Model, about: Pick<ModelSummary, 'name' | 'trained' | 'source' | 'fallbackReason'>): Promise<ModelSummary> {
+  /** `keepAutoChoice`: under 'auto', serve on the backend 'auto' chose before (see autoDecision). */
+  private async install(model: Model, about: Pick<ModelSummary, 'name' | 'trained' | 'source' | 'fallbackReason'>, keepAutoChoice = false): Promise<ModelSummary> {
     const info = validateModel(model.spec, model.params);
     let session: EngineSession;
-    this.choiceNote = null;
+    const kept = this.choice === 'auto' && keepAutoChoice ? this.autoDecision : null;
+    // The kept decision's reason says why this backend serves (the new session's own reason would
+    // only say it was requested).
+    let note: string | null = kept ? `automatic choice kept from the last model load: ${kept.reason}` : null;
+    this.noteIsReason = kept !== null;
     try {
-      session = await createSession(model, { backend: this.choice });
+      session = await createSession(model, { backend: kept ? kept.backend : this.choice });
     } catch (err) {
-      // Only 'webgl' throws: WebGL2 does not work here. Serve from the CPU and say so.
-      this.choiceNote = `WebGL2 was requested but cannot be used here (${err instanceof Error ? err.message : String(err)})`;
+      // Only 'webgl' throws: WebGL2 does not work here (or no longer passes its self-test).
+      // Serve from the CPU and say so.
+      note = `WebGL2 ${kept ? 'was chosen automatically before' : 'was requested'} but cannot be used here (${err instanceof Error ? err.message : String(err)})`;
       session = await createSession(model, { backend: 'cpu' });
+      this.noteIsReason = false;
     }
+    this.choiceNote = note;
+    if (this.choice === 'auto' && !kept) this.autoDecision = { backend: session.backend, reason: session.reason };
     warmUp(session);
     this.replaceSession(session);
     this.model = model;

@@ -119,3 +119,19 @@ describe('EngineHost.loadFile', () => {
     expectClose(p.probabilities, new CpuSession(model).predict(x));
   });
 });
+
+describe("EngineHost under 'auto'", () => {
+  it('keeps the automatic backend decision for files and taught models instead of deciding again; setBackend decides anew', async () => {
+    const host = new EngineHost();
+    await host.loadDefault('auto');
+    const first = await host.info();
+    expect(first.backendChoice).toBe('auto');
+    const spec = classicCifarSpec(['cup', 'pen']);
+    await host.loadFile(encodeModel({ spec, params: initParams(spec, 2) }));
+    const kept = await host.info();
+    expect(kept.backend).toBe(first.backend);
+    expect(kept.backendReason).toBe(`automatic choice kept from the last model load: ${first.backendReason}`);
+    await host.setBackend('auto');
+    expect((await host.info()).backendReason).toBe(first.backendReason);
+  });
+});
