@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from '@playwright/test';
 import { EngineHost } from '../src/worker/engine-host.ts';
+import { VIEW_COUNT } from '../src/worker/teach.ts';
 import { loadModelFile } from '../src/node/model-io.ts';
 import { BASE_FLAGS, CHROMIUM_PATH, WEBGL_FLAGS } from './chromium-flags.ts';
 import { stats, type Stats } from './bench-stats.ts';
@@ -426,7 +427,7 @@ export function teachReportLines(r: TeachReport): string[] {
       'Median / 95th percentile. End to end: from calling train to holding its answer (the page, through Comlink; in Node, EngineHost directly); ' +
         "feature extraction and head training: the worker's own split (TeachResult.featureMs, trainMs); taught model installed: the rest of the " +
         'end-to-end time (a session for the taught model on the backend, its file, the messages). Computed: examples new to the worker ' +
-        '(4 views each through the backbone); cached: the same examples trained again at once (features from the worker\'s cache).',
+        `(${VIEW_COUNT} views each through the backbone); cached: the same examples trained again at once (features from the worker\'s cache).',
       'Loading the default model and the first training (5×20, computed), ms: ' +
         Object.entries(r.first)
           .map(([id, f]) => `${id} ${f.load_ms.toFixed(0)} + ${f.first_training_ms.toFixed(0)}`)
