@@ -427,7 +427,7 @@ export function teachReportLines(r: TeachReport): string[] {
       'Median / 95th percentile. End to end: from calling train to holding its answer (the page, through Comlink; in Node, EngineHost directly); ' +
         "feature extraction and head training: the worker's own split (TeachResult.featureMs, trainMs); taught model installed: the rest of the " +
         'end-to-end time (a session for the taught model on the backend, its file, the messages). Computed: examples new to the worker ' +
-        `(${VIEW_COUNT} views each through the backbone); cached: the same examples trained again at once (features from the worker\'s cache).',
+        `(${VIEW_COUNT} views each through the backbone); cached: the same examples trained again at once (features from the worker's cache).`,
       'Loading the default model and the first training (5×20, computed), ms: ' +
         Object.entries(r.first)
           .map(([id, f]) => `${id} ${f.load_ms.toFixed(0)} + ${f.first_training_ms.toFixed(0)}`)
