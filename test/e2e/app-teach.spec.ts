@@ -274,3 +274,26 @@ test('"none of these": below the threshold set in the settings the app names no 
   await expect(page.getByTestId('app-ready')).toBeVisible({ timeout: 20_000 });
   await expect(page.getByLabel(/None of these” below/)).toHaveValue('0');
 });
+
+test('cancel a training: it stops, nothing is stored as trained, the model in use stays; training again works', async ({ page }) => {
+  test.setTimeout(120_000);
+  await openApp(page);
+  await page.getByTestId('new-model').click();
+  await expect(page.getByTestId('teach-class')).toHaveCount(2);
+  // Enough examples (2 × 350) that reading them takes a while.
+  await classCard(page, 'Class 1').getByTestId('class-file-input').setInputFiles(photos('truck', 0, 350));
+  await classCard(page, 'Class 2').getByTestId('class-file-input').setInputFiles(photos('frog', 0, 350));
+  await expect(classCard(page, 'Class 1')).toHaveAttribute('data-count', '350', { timeout: 30_000 });
+  await expect(classCard(page, 'Class 2')).toHaveAttribute('data-count', '350', { timeout: 30_000 });
+  await page.getByTestId('train').click();
+  await expect(page.getByTestId('train-progress')).toBeVisible();
+  await page.getByTestId('cancel-training').click();
+  await expect(page.getByTestId('teach-notice')).toContainText('Training canceled');
+  await expect(page.getByTestId('train-result')).toHaveCount(0);
+  await expect(page.getByTestId('teach-status')).toContainText('Not trained yet');
+  await expect(page.locator('.live li[data-index]')).toHaveCount(10);
+  // The next training runs to the end (the features computed before the cancel are reused).
+  await page.getByTestId('train').click();
+  await expect(page.getByTestId('train-result')).toBeVisible({ timeout: 60_000 });
+  await expect(page.locator('.live li[data-index]')).toHaveCount(2);
+});
