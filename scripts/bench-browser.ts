@@ -17,9 +17,8 @@
 //    batch-1 latency and batch-32 throughput, the backends taking turns in a rotating order as in
 //    the Node part;
 // 3. where the engine's WebGL2 frame spends its time (upload, draws per pass, readback).
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +28,7 @@ import { chromium } from '@playwright/test';
 import { BROWSER_BACKENDS, type BrowserBackendId } from './bench-browser/contestants.ts';
 import { maxAbsDiff } from './bench-stats.ts';
 import { BASE_FLAGS, CHROMIUM_PATH, WEBGL_FLAGS } from './chromium-flags.ts';
+import { startStaticServer } from './static-server.ts';
 import type { BackendTiming, ColdResult, MainArgs, MainResult, WebglProfile } from './bench-browser/worker.ts';
 
 export const CHROMIUM_ARGS = [...BASE_FLAGS, ...WEBGL_FLAGS];
@@ -95,45 +95,17 @@ globalThis.runInWorker = (op, args) => new Promise((resolve, reject) => {
 </script>
 `;
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
-
 /** Serves `/` and `/worker.js` from `dir` and `/tfjs/*.wasm` from TF.js; nothing else. */
 function serve(dir: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    let file: string | null = null;
-    if (url.pathname === '/') file = path.join(dir, 'index.html');
-    else if (url.pathname === '/worker.js') file = path.join(dir, 'worker.js');
-    else {
-      const m = /^\/tfjs\/(tfjs-backend-wasm[-a-z]*\.wasm)$/.exec(url.pathname);
-      if (m) file = path.join(TFJS_WASM_DIR, m[1]);
-    }
-    if (req.method !== 'GET' || !file) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.method} ${url.pathname}`);
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'cache-control': 'no-store',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-    });
-    createReadStream(file)
-      .on('error', (e) => res.destroy(e))
-      .pipe(res);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error(`static server: unexpected address ${String(addr)}`));
-      resolve({ server, origin: `http://127.0.0.1:${addr.port}` });
-    });
-  });
+  return startStaticServer(
+    (pathname) => {
+      if (pathname === '/') return path.join(dir, 'index.html');
+      if (pathname === '/worker.js') return path.join(dir, 'worker.js');
+      const m = /^\/tfjs\/(tfjs-backend-wasm[-a-z]*\.wasm)$/.exec(pathname);
+      return m ? path.join(TFJS_WASM_DIR, m[1]) : null;
+    },
+    { isolated: true },
+  );
 }
 
 export async function runBrowserBench(options: BrowserBenchOptions): Promise<BrowserReport> {

@@ -31,14 +31,15 @@
 // warm-up, then the measured window. The app's own figures (its answers-per-second and smoothed
 // latency read-outs, its frame counters) are read at the end as a cross-check.
 import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type CDPSession, type Page } from '@playwright/test';
 import { BASE_FLAGS, CHROMIUM_PATH, FAKE_CAMERA_FLAGS, WEBGL_FLAGS } from './chromium-flags.ts';
+import { percentile } from './bench-stats.ts';
+import { startStaticServer } from './static-server.ts';
 
 const ROOT = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SETTINGS_KEY = 'edge-classifier.settings.v1';
@@ -218,47 +219,16 @@ interface ProbeReading {
 function quantiles(values: number[]): Quantiles {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return { median: NaN, p95: NaN };
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-  return { median: at(0.5), p95: at(0.95) };
+  return { median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
 }
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.webmanifest': 'application/manifest+json',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
 
 /** Serves `dir` on a free localhost port; unknown paths get index.html (as `vite preview` does). */
 function serveStatic(dir: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      let file = path.join(dir, decodeURIComponent(url.pathname));
-      if (!file.startsWith(dir + path.sep) && file !== dir) {
-        res.writeHead(403).end();
-        return;
-      }
-      const s = await stat(file).catch(() => null);
-      if (!s || s.isDirectory()) file = path.join(dir, 'index.html');
-      res.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
-      createReadStream(file)
-        .on('error', (e) => res.destroy(e))
-        .pipe(res);
-    })();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error(`static server: unexpected address ${String(addr)}`));
-      resolve({ server, origin: `http://127.0.0.1:${addr.port}` });
-    });
+  return startStaticServer(async (pathname) => {
+    const file = path.join(dir, decodeURIComponent(pathname));
+    if (!file.startsWith(dir + path.sep) && file !== dir) return null;
+    const s = await stat(file).catch(() => null);
+    return !s || s.isDirectory() ? path.join(dir, 'index.html') : file;
   });
 }
 

@@ -16,8 +16,8 @@
 // with the features the app trains on (multiscale) against the raw-pixel and colour-histogram
 // baselines, over seeds 1…N.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createReadStream, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { EngineHost } from '../src/worker/engine-host.ts';
 import { VIEW_COUNT } from '../src/worker/teach.ts';
 import { loadModelFile } from '../src/node/model-io.ts';
 import { BASE_FLAGS, CHROMIUM_PATH, WEBGL_FLAGS } from './chromium-flags.ts';
+import { startStaticServer } from './static-server.ts';
 import { stats, type Stats } from './bench-stats.ts';
 import { runRounds, timeTraining, WORKLOADS, workloadName, type TeachDataset, type TeachSample, type Trainer } from './bench-teach/rounds.ts';
 import type { BrowserTeachBackend, PageArgs, PageBackend, PageResult } from './bench-teach/page.ts';
@@ -125,12 +126,6 @@ function loadTeachDataset(dir: string): TeachDataset {
   return { images, labels, count: meta.count, imageSize, classNames: meta.classes };
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.json': 'application/json',
-};
-
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>teaching benchmark</title>
@@ -149,32 +144,8 @@ function serve(dir: string, dataDir: string): Promise<{ server: Server; origin: 
     '/data/labels.u8': path.join(dataDir, 'labels.u8'),
     '/data/meta.json': path.join(dataDir, 'meta.json'),
   };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const file = files[url.pathname];
-    if (req.method !== 'GET' || !file) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${req.method} ${url.pathname}`);
-      return;
-    }
-    // Cross-origin isolated, as the browser benchmark's page: performance.now() in 5 µs steps.
-    res.writeHead(200, {
-      'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'cache-control': 'no-store',
-      'cross-origin-opener-policy': 'same-origin',
-      'cross-origin-embedder-policy': 'require-corp',
-    });
-    createReadStream(file)
-      .on('error', (e) => res.destroy(e))
-      .pipe(res);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      if (!addr || typeof addr === 'string') return reject(new Error(`static server: unexpected address ${String(addr)}`));
-      resolve({ server, origin: `http://127.0.0.1:${addr.port}` });
-    });
-  });
+  // Cross-origin isolated, as the browser benchmark's page: performance.now() in 5 µs steps.
+  return startStaticServer((pathname) => files[pathname] ?? null, { isolated: true });
 }
 
 /** The browser workers' rounds. */

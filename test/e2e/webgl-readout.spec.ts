@@ -26,7 +26,10 @@ for (const where of ['page', 'worker'] as const) {
       return route.fulfill({ status: 404, body: 'not found' });
     });
     await page.goto(`${ORIGIN}/`);
-    const r = (await page.evaluate((a) => (globalThis as any).readoutCheck(a), { seed: 5, images: 3, where })) as { diffs: Diff[]; renderer: string };
+    const r = (await page.evaluate(([w, a]) => (globalThis as any)[w === 'page' ? 'callPage' : 'callWorker']('readoutCheck', a), [where, { seed: 5, images: 3 }] as const)) as {
+      diffs: Diff[];
+      renderer: string;
+    };
     expect(r.diffs.length).toBeGreaterThan(10);
     for (const d of r.diffs) {
       expect(d.maxRef, d.what).toBeGreaterThan(0.01); // real values, not zeros

@@ -10,14 +10,12 @@ import {
   exportTfjsLayers,
   headLayerIndex,
   inferShapes,
-  initParams,
   loadWasmKernels,
   ModelError,
   Random,
   replaceHead,
   Trainer,
   trainHead,
-  validateModel,
   wideCifarSpec,
   type DenseInfo,
   type Model,
@@ -25,47 +23,11 @@ import {
   type ReadoutSpec,
 } from '../../src/engine/index.ts';
 import { multiscaleTapLayers, readoutFor } from '../../src/engine/readout.ts';
+import { ODD_READOUT, oddSpec, paramsWithBiases } from './model-cases.ts';
 import { referenceLayer, referenceNormalise } from './reference.ts';
 
-/** Channel counts that are not multiples of 4, a conv tapped before its pool, a tap on a pool with padding. */
-function oddSpec(readout?: ReadoutSpec): ModelSpec {
-  return {
-    input: { height: 10, width: 10, channels: 3, mean: [120, 110, 100], std: [60, 50, 70] },
-    layers: [
-      { kind: 'conv2d', name: 'c1', filters: 5, kernel: 3, padding: 'same', activation: 'relu' },
-      { kind: 'maxpool', name: 'p1', size: 2 },
-      { kind: 'conv2d', name: 'c2', filters: 6, kernel: 3, padding: 'same', activation: 'tanh' },
-      { kind: 'avgpool', name: 'p2', size: 2, padding: 'same' },
-      { kind: 'conv2d', name: 'mix', filters: 7, kernel: 1, activation: 'relu' },
-      { kind: 'dense', name: 'fc', units: 4 },
-      { kind: 'softmax', name: 'sm' },
-    ],
-    labels: ['a', 'b', 'c', 'd'],
-    ...(readout ? { readout } : {}),
-  };
-}
 
-const ODD_READOUT: ReadoutSpec = {
-  taps: [
-    { layer: 0, pool: 'max' },
-    { layer: 1, pool: 'avg' },
-    { layer: 2, pool: 'max' },
-    { layer: 3, pool: 'avg' },
-    { layer: 4, pool: 'avg' },
-    { layer: 4, pool: 'max' },
-  ],
-  colour: { bins: 2 },
-};
 
-/** Parameters with non-zero biases (initParams leaves them at zero). */
-function params(spec: ModelSpec, seed: number): Float32Array {
-  const p = initParams(spec, seed);
-  const rng = new Random(seed + 7);
-  for (const l of inferShapes(spec).layers) {
-    if ((l.kind === 'conv2d' || l.kind === 'dense') && l.biasOffset >= 0) for (let i = 0; i < l.out.c; i++) p[l.biasOffset + i] = rng.next() - 0.5;
-  }
-  return p;
-}
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const rng = new Random(seed);
@@ -158,7 +120,7 @@ describe('readout shapes', () => {
 
 describe('readout on the CPU', () => {
   const spec = oddSpec(ODD_READOUT);
-  const model = { spec, params: params(spec, 3) };
+  const model = { spec, params: paramsWithBiases(spec, 3) };
   const n = 5;
   const bytes = randomBytes(n * 300, 11);
 
@@ -185,7 +147,7 @@ describe('readout on the CPU', () => {
   });
 
   it('readoutFeatures with a readout given: any readout over a model without one, or the model’s own', () => {
-    const plain = { spec: oddSpec(), params: params(oddSpec(), 4) };
+    const plain = { spec: oddSpec(), params: paramsWithBiases(oddSpec(), 4) };
     const session = new CpuSession(plain);
     const r: ReadoutSpec = { taps: [{ layer: 3, pool: 'max' }, { layer: 0, pool: 'avg' }], colour: { bins: 3 } };
     const got = session.readoutFeatures(bytes, n, r);
@@ -214,7 +176,7 @@ describe('readout on the CPU', () => {
 
 describe('readout in files', () => {
   const spec = oddSpec(ODD_READOUT);
-  const model = { spec, params: params(spec, 5) };
+  const model = { spec, params: paramsWithBiases(spec, 5) };
 
   it('the native format round-trips it, with identical predictions', () => {
     const back = decodeModel(encodeModel(model, { name: 'readout' })).model;
@@ -243,7 +205,7 @@ describe('few-shot readouts', () => {
   });
 
   it('folding the standardisation into the head gives the predictions of explicit standardisation', () => {
-    const base = { spec: oddSpec(), params: params(oddSpec(), 6) };
+    const base = { spec: oddSpec(), params: paramsWithBiases(oddSpec(), 6) };
     const session = new CpuSession(base);
     const readout = readoutFor('multiscale+colour', session.info, 5)!;
     const n = 40;

@@ -2,7 +2,6 @@
 // returns plain numbers and strings; the specs assert on them. The reference is always the CPU
 // backend (CpuSession), which the unit tests check against plain loops.
 import { createSession, type EngineSession } from '../../../src/engine/backend.ts';
-import { initParams } from '../../../src/engine/init.ts';
 import { Random } from '../../../src/engine/random.ts';
 import { CpuSession, type BackendName } from '../../../src/engine/session.ts';
 import { inferShapes, size3 } from '../../../src/engine/shapes.ts';
@@ -10,6 +9,7 @@ import type { LayerSpec, Model, ModelSpec } from '../../../src/engine/spec.ts';
 import { classicCifarSpec } from '../../../src/engine/zoo.ts';
 import { createWebglSession } from '../../../src/engine/webgl/session.ts';
 import { LAYER_CASES } from './cases.ts';
+import { paramsWithBiases } from '../../unit/model-cases.ts';
 import { compare, type Diff } from './compare.ts';
 
 function worst(diffs: Diff[]): Diff {
@@ -29,17 +29,6 @@ function randomBytes(n: number, seed: number): Uint8Array {
   return b;
 }
 
-/** Parameters with He/Glorot weights and non-zero biases (initParams leaves biases at zero). */
-function testParams(spec: ModelSpec, seed: number): Float32Array {
-  const params = initParams(spec, seed);
-  const rng = new Random(seed + 1);
-  for (const l of inferShapes(spec).layers) {
-    if ((l.kind === 'conv2d' || l.kind === 'dense') && l.biasOffset >= 0) {
-      for (let i = 0; i < l.out.c; i++) params[l.biasOffset + i] = rng.next() - 0.5;
-    }
-  }
-  return params;
-}
 
 function caseModel(name: string): { model: Model; upTo: number } {
   const c = LAYER_CASES.find((x) => x.name === name);
@@ -55,7 +44,7 @@ function caseModel(name: string): { model: Model; upTo: number } {
     layers,
     labels: ['x'],
   };
-  return { model: { spec, params: testParams(spec, name.length * 7919) }, upTo };
+  return { model: { spec, params: paramsWithBiases(spec, name.length * 7919) }, upTo };
 }
 
 let sharedCanvas: OffscreenCanvas | null = null;
@@ -91,7 +80,7 @@ async function fullNet(args: { seed: number; images: number }): Promise<{
   loadMs: number;
 }> {
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, args.seed) };
+  const model = { spec, params: paramsWithBiases(spec, args.seed) };
   const t0 = performance.now();
   const gl = await createWebglSession(model);
   const loadMs = performance.now() - t0;
@@ -119,7 +108,7 @@ async function fullNet(args: { seed: number; images: number }): Promise<{
 /** Half-float render targets forced: how far from the CPU (reported, not asserted against 1e-4). */
 async function halfFloat(args: { seed: number; images: number }): Promise<{ renderFormat: string; predict: Diff; logits: Diff }> {
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, args.seed) };
+  const model = { spec, params: paramsWithBiases(spec, args.seed) };
   const gl = await createWebglSession(model, { renderFormat: 'rgba16f' });
   try {
     const cpu = new CpuSession(model);
@@ -164,7 +153,7 @@ async function contextLoss(args: { loseAt: number; cpuFrames: number; webglFrame
   lostEventSeen: boolean;
 }> {
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, 3) };
+  const model = { spec, params: paramsWithBiases(spec, 3) };
   const canvas = new OffscreenCanvas(1, 1);
   let lostEventSeen = false;
   canvas.addEventListener('webglcontextlost', () => (lostEventSeen = true));
@@ -228,7 +217,7 @@ async function autoBackend(): Promise<{ backend: BackendName; reason: string; we
     webgl2 = false;
   }
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, 5) };
+  const model = { spec, params: paramsWithBiases(spec, 5) };
   const session = await createSession(model, { backend: 'auto' });
   const img = randomBytes(size3(session.info.input), 9);
   const output = Array.from(session.predict(img));
@@ -254,7 +243,7 @@ function stats(times: number[]): { median: number; p95: number; min: number } {
  */
 async function bench(args: { iterations: number }): Promise<Record<string, unknown>> {
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, 11) };
+  const model = { spec, params: paramsWithBiases(spec, 11) };
   let t = performance.now();
   const gl = await createWebglSession(model);
   const loadMs = performance.now() - t;
@@ -352,7 +341,7 @@ async function bench(args: { iterations: number }): Promise<Record<string, unkno
 /** Time of each pass of the classic net alone (draw + 1-pixel read), median over `iterations`. */
 async function profile(args: { iterations: number; batch?: number }): Promise<{ name: string; median: number; min: number }[]> {
   const spec = classicCifarSpec();
-  const model = { spec, params: testParams(spec, 11) };
+  const model = { spec, params: paramsWithBiases(spec, 11) };
   const gl = await createWebglSession(model);
   const net = gl.network!;
   const ctx = net.ctx.gl;
