@@ -2,7 +2,7 @@
 // or one the user taught), and a training run from the stored classes and examples to the stored,
 // serving result. Plain TypeScript over TeachStore and the worker's API, so it runs in Node
 // against an EngineHost as well as in the page against the Comlink proxy.
-import type { ClassRecord, ExampleRecord } from '../storage/schema.ts';
+import type { ExampleRecord } from '../storage/schema.ts';
 import type { ModelInfo, TeachStore } from '../storage/teach-store.ts';
 import type { BackendChoice, EngineInfo, ModelSummary, TeachOptions, TeachProgress, TeachResult } from '../worker-api.ts';
 
@@ -28,13 +28,6 @@ export function trainingBlocker(classes: { name: string; count: number }[]): str
   return null;
 }
 
-/**
- * Whether the classes or examples changed since the stored training: its labels differ from the
- * class names, or an example or class was changed after the model file was written.
- */
-export function labelsDiffer(trainedLabels: readonly string[], classes: readonly ClassRecord[]): boolean {
-  return trainedLabels.length !== classes.length || classes.some((c, i) => c.name !== trainedLabels[i]);
-}
 
 export class Teaching {
   constructor(
@@ -93,6 +86,16 @@ export class Teaching {
     await this.store.saveTraining(id, result.file, result.computed, result.fingerprint);
     await this.store.putSetting(ACTIVE_MODEL_SETTING, id);
     return result;
+  }
+
+  /** What the worker serves now. */
+  engineInfo(): Promise<EngineInfo> {
+    return this.engine.info();
+  }
+
+  /** Cancels the running training (it rejects; nothing is stored); false when none runs. */
+  cancel(): Promise<boolean> {
+    return this.engine.cancelTraining();
   }
 
   /** Goes back to the previous training of `id` and serves it. */

@@ -45,8 +45,6 @@ export class EngineHost implements EngineApi {
    * building and timing a WebGL2 session again (hundreds of ms on software WebGL).
    */
   private autoDecision: { backend: BackendName; reason: string } | null = null;
-  /** choiceNote says all there is to say about the backend (a kept automatic choice). */
-  private noteIsReason = false;
   /** Whether predict applies a softmax (the model ends in something other than softmax). */
   private needsSoftmax = false;
   private predictions = 0;
@@ -100,7 +98,6 @@ export class EngineHost implements EngineApi {
     this.replaceSession(session);
     this.choice = backend;
     this.choiceNote = null;
-    this.noteIsReason = false;
     this.autoDecision = backend === 'auto' ? { backend: session.backend, reason: session.reason } : null;
     return this.info();
   }
@@ -147,7 +144,7 @@ export class EngineHost implements EngineApi {
 
   async info(): Promise<EngineInfo> {
     const session = this.session;
-    const reason = session ? (this.choiceNote ? (this.noteIsReason ? this.choiceNote : `${this.choiceNote}; ${session.reason}`) : session.reason) : 'no model loaded';
+    const reason = session ? (this.choiceNote ? `${this.choiceNote}; ${session.reason}` : session.reason) : 'no model loaded';
     return { backend: session?.backend ?? 'cpu', backendChoice: this.choice, backendReason: reason, model: this.summary };
   }
 
@@ -181,7 +178,7 @@ export class EngineHost implements EngineApi {
         },
       });
       const newSummary = await this.install(outcome.model, { name, trained: true, source: 'trained', fallbackReason: null }, true);
-      const { model: _model, head: _head, ...rest } = outcome;
+      const { model: _model, ...rest } = outcome;
       const result: TeachResult = { ...rest, file, summary: newSummary };
       // The computed features are copied, not transferred: the worker keeps them cached.
       return Comlink.transfer(result, [file.buffer]);
@@ -201,18 +198,17 @@ export class EngineHost implements EngineApi {
     const info = validateModel(model.spec, model.params);
     let session: EngineSession;
     const kept = this.choice === 'auto' && keepAutoChoice ? this.autoDecision : null;
-    // The kept decision's reason says why this backend serves (the new session's own reason would
-    // only say it was requested).
-    let note: string | null = kept ? `automatic choice kept from the last model load: ${kept.reason}` : null;
-    this.noteIsReason = kept !== null;
+    let note: string | null = null;
     try {
       session = await createSession(model, { backend: kept ? kept.backend : this.choice });
+      // The kept decision says why this backend serves (the session would only say it was
+      // requested); a later context loss replaces it as usual.
+      if (kept) session.reason = `automatic choice kept from the last model load: ${kept.reason}`;
     } catch (err) {
       // Only 'webgl' throws: WebGL2 does not work here (or no longer passes its self-test).
       // Serve from the CPU and say so.
       note = `WebGL2 ${kept ? 'was chosen automatically before' : 'was requested'} but cannot be used here (${err instanceof Error ? err.message : String(err)})`;
       session = await createSession(model, { backend: 'cpu' });
-      this.noteIsReason = false;
     }
     this.choiceNote = note;
     if (this.choice === 'auto' && !kept) this.autoDecision = { backend: session.backend, reason: session.reason };

@@ -6,7 +6,7 @@
 // carries the readout in its spec, so every backend runs it as it is. Training runs one epoch at a time and yields to the event
 // loop between epochs and feature batches, so predictions keep being answered meanwhile.
 import { crc32 } from '../engine/format/native.ts';
-import { HeadTrainer, headLayerIndex, replaceHead, type Head } from '../engine/fewshot.ts';
+import { HeadTrainer, headLayerIndex, replaceHead } from '../engine/fewshot.ts';
 import { Random } from '../engine/random.ts';
 import { readoutFor } from '../engine/readout.ts';
 import { resolveReadout, size3, validateModel, type NetworkInfo } from '../engine/shapes.ts';
@@ -122,7 +122,6 @@ export class TeachError extends Error {
 
 export interface TeachOutcome extends Omit<TeachResult, 'file' | 'summary'> {
   model: Model;
-  head: Head;
 }
 
 /**
@@ -325,7 +324,6 @@ export class Teacher {
 
     return {
       model: newModel,
-      head: finalHead,
       finalCount: valIdx.length && finalHead !== head ? trainIdx.length + valIdx.length : trainIdx.length,
       labels,
       fingerprint,
