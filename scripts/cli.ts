@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { centerCropResize } from '../src/camera/center-crop-resize.ts';
 import { evaluate, fit, type Dataset, type EpochReport } from '../src/engine/fit.ts';
-import { headLayerIndex, replaceHead, trainHead } from '../src/engine/fewshot.ts';
+import { featureSize, headLayerIndex, replaceHead, trainHead } from '../src/engine/fewshot.ts';
 import { DENSE_ENCODINGS, type DenseEncoding, type ModelMeta, type TrainingSummary } from '../src/engine/format/native.ts';
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
@@ -25,6 +25,7 @@ import { ARCHITECTURES } from '../src/engine/zoo.ts';
 import { decodeImageFile, indicesByClass, loadDataset, pickImages, splitDataset, subsetByClasses, type LoadedDataset } from '../src/node/dataset.ts';
 import { loadModelFile, modelFormatOf, saveModelFile } from '../src/node/model-io.ts';
 import { ParallelTrainer, sharedParams } from '../src/node/parallel-trainer.ts';
+import { Teacher } from '../src/worker/teach.ts';
 
 /** Where output goes; main() takes another one in tests. */
 export interface CliIO {
@@ -362,7 +363,7 @@ interface ShotSplit {
 }
 
 /** K images of every class chosen with the seed for training; all others for testing. */
-function chooseShots(ds: LoadedDataset, shots: number, seed: number): ShotSplit {
+export function chooseShots(ds: LoadedDataset, shots: number, seed: number): ShotSplit {
   const rng = new Random(seed);
   const train: number[] = [];
   const test: number[] = [];
@@ -448,6 +449,33 @@ export function colourHistograms(images: Uint8Array, n: number, pixels: number, 
   return out;
 }
 
+/**
+ * Softmax regression on colour histograms (4 bins per channel, standardised, the same head training
+ * as --features colour): the colour baseline at its strongest.
+ */
+function colourRegression(train: { images: Uint8Array; labels: Uint8Array; count: number }, test: LoadedDataset, classes: number, seed: number): number[] {
+  const pixels = test.height * test.width;
+  const c = test.channels;
+  const cells = COLOUR_BINS ** c;
+  const head = trainHead(colourHistograms(train.images, train.count, pixels, c, COLOUR_BINS), train.labels, train.count, cells, classes, { seed });
+  const x = colourHistograms(test.images, test.count, pixels, c, COLOUR_BINS);
+  const predictions: number[] = [];
+  for (let i = 0; i < test.count; i++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let k = 0; k < classes; k++) {
+      let score = head.bias[k];
+      for (let d = 0; d < cells; d++) score += x[i * cells + d] * head.weights[d * classes + k];
+      if (score > bestScore) {
+        bestScore = score;
+        best = k;
+      }
+    }
+    predictions.push(best);
+  }
+  return predictions;
+}
+
 /** Nearest class mean of colour histograms (4 bins per channel): the second baseline to beat. */
 function colourCentroids(train: { images: Uint8Array; labels: Uint8Array; count: number }, test: LoadedDataset, classes: number): number[] {
   const pixels = test.height * test.width;
@@ -477,11 +505,14 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   if (Number.isNaN(shots)) throw new UsageError('fewshot: --shots is required (see `cli fewshot --help`)');
   const seed = numberOption(o, 'seed', 1, { integer: true, min: 0, max: 0xffffffff });
   const baseline = o.baseline;
-  if (baseline !== undefined && baseline !== 'pixels' && baseline !== 'colour') {
-    throw new UsageError(`--baseline: expected "pixels" or "colour", got ${JSON.stringify(baseline)}`);
+  if (baseline !== undefined && baseline !== 'pixels' && baseline !== 'colour' && baseline !== 'colour-lr') {
+    throw new UsageError(`--baseline: expected "pixels", "colour" or "colour-lr", got ${JSON.stringify(baseline)}`);
   }
-  const choice = (o.features ?? 'last') as FeatureChoice;
-  if (!FEATURE_CHOICES.includes(choice)) throw new UsageError(`--features: expected one of ${FEATURE_CHOICES.join(', ')}, got ${JSON.stringify(o.features)}`);
+  // No --features: what the app's teaching does (--features app).
+  const choice = (o.features ?? 'app') as FeatureChoice | 'app';
+  if (choice !== 'app' && !FEATURE_CHOICES.includes(choice)) {
+    throw new UsageError(`--features: expected app or one of ${FEATURE_CHOICES.join(', ')}, got ${JSON.stringify(o.features)}`);
+  }
   if (baseline && o.features !== undefined) throw new UsageError('--features: a baseline uses no model features; give one or the other');
   const out = typeof o.out === 'string' ? o.out : null;
   if (out !== null && baseline) throw new UsageError(`--out: the ${baseline} baseline makes no model to write`);
@@ -495,7 +526,12 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   const common = { shots, seed, classes: ds.classes, trainCount: train.count, augmentedCount: trainSet.count, testCount: test.count };
 
   if (baseline) {
-    const predictions = baseline === 'pixels' ? pixelCentroids(trainSet, test, classes) : colourCentroids(trainSet, test, classes);
+    const predictions =
+      baseline === 'pixels'
+        ? pixelCentroids(trainSet, test, classes)
+        : baseline === 'colour'
+          ? colourCentroids(trainSet, test, classes)
+          : colourRegression(trainSet, test, classes, seed);
     const r = accuracyOf(predictions, test.labels, classes);
     writeJson(io, { method: baseline, accuracy: r.accuracy, perClassAccuracy: r.perClassAccuracy, ...common });
     return;
@@ -506,13 +542,34 @@ async function runFewshot(o: Record<string, string | boolean | undefined>, io: C
   const { info } = session;
   checkInput(info, ds, 'fewshot');
   const head = headLayerIndex(info);
-  const readout = readoutFor(choice, info, head);
   const started = performance.now();
-  const features = readout ? session.readoutFeatures(trainSet.images, trainSet.count, readout) : session.features(trainSet.images, trainSet.count, head);
-  const dim = features.length / trainSet.count;
-  const trained = trainHead(features, trainSet.labels, trainSet.count, dim, classes, { seed });
-  // The standardisation is folded into the head, so the written model needs no extra step.
-  const retrained = replaceHead(model, ds.classes, trained, readout);
+  let retrained: Model;
+  let trained: { epochs: number; accuracy: number };
+  let dim: number;
+  if (choice === 'app') {
+    // The app's teaching itself (src/worker/teach.ts, with its defaults as the app calls it): its
+    // features and views of each example, held-out split, head training and final fit on every
+    // example. --seed picks the examples; --no-flip leaves out the mirrored views.
+    const imageSize = size3(info.input);
+    const outcome = await new Teacher().train(
+      model,
+      session,
+      ds.classes.map((name, k) => ({ id: `class-${k}`, name })),
+      Array.from({ length: train.count }, (_, i) => ({ id: `example-${i}`, classId: `class-${train.labels[i]}`, bytes: train.images.subarray(i * imageSize, (i + 1) * imageSize) })),
+      flip ? {} : { augment: false },
+    );
+    retrained = outcome.model;
+    trained = outcome;
+    dim = featureSize(validateModel(retrained.spec, retrained.params));
+  } else {
+    const readout = readoutFor(choice, info, head);
+    const features = readout ? session.readoutFeatures(trainSet.images, trainSet.count, readout) : session.features(trainSet.images, trainSet.count, head);
+    dim = features.length / trainSet.count;
+    const headTrained = trainHead(features, trainSet.labels, trainSet.count, dim, classes, { seed });
+    // The standardisation is folded into the head, so the written model needs no extra step.
+    retrained = replaceHead(model, ds.classes, headTrained, readout);
+    trained = headTrained;
+  }
   const seconds = (performance.now() - started) / 1000;
   io.err(`few-shot head (${choice}): ${dim} features × ${classes} classes, ${trained.epochs} epochs, train acc ${percent(trained.accuracy)}, ${seconds.toFixed(1)} s\n`);
   const e = evaluate(retrained, test, await cpuKernels());
@@ -715,7 +772,7 @@ Prints one line per image: a JSON array of class probabilities in the model's la
   },
   fewshot: {
     summary: "retrain the final dense layer on K examples per class; accuracy on the rest",
-    usage: 'fewshot [--model <model.cnn>] --data <dataset> --shots K [--seed S] [--features F | --baseline pixels|colour]',
+    usage: 'fewshot [--model <model.cnn>] --data <dataset> --shots K [--seed S] [--features F | --baseline pixels|colour|colour-lr]',
     options: {
       model: { type: 'string' }, ...TFJS_FLAGS,
       data: { type: 'string' },
@@ -731,16 +788,25 @@ Prints one line per image: a JSON array of class probabilities in the model's la
 ${DATA_OPTION}
   --shots K             training examples per class (the rest are the test set)
   --seed S              which examples are chosen, and the head's training (default 1)
-  --features F          what the new final dense layer reads (default last):
+  --features F          what the new final dense layer reads, and how it is trained
+                        (default app):
+                          app                exactly what the app's teaching does: the spatial
+                                             readout of the example and its mirror image, a
+                                             held-out fifth choosing the epochs (with ≥ 5 per
+                                             class), then the head fitted on every example
                           last               the previous layer's output, flattened
                           multiscale         global average and max pooling of the output of
                                              every conv block (a readout, see the README)
                           multiscale+colour  multiscale plus a 4×4×4 RGB colour histogram
                           colour             the colour histogram alone
+                          spatial            multiscale plus per-quadrant averages of the two
+                                             earliest blocks, plus the colour histogram (the
+                                             features of app, trained on every example at once)
                         each standardised with the mean and std of the training examples,
                         folded into the head's weights
   --baseline B          instead of the model, nearest class mean of: pixels (raw bytes) or
-                        colour (4×4×4 RGB histograms)
+                        colour (4×4×4 RGB histograms); or colour-lr: softmax regression on
+                        those histograms
   --no-flip             do not add mirrored copies of the K examples
   --out <file.cnn>      also write the retrained model
 Every layer before the final dense layer stays frozen; a new final dense layer, sized for the

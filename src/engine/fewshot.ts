@@ -347,3 +347,21 @@ export function replaceHead(model: Model, labels: string[], head: Pick<Head, 'we
 export function featureSize(info: NetworkInfo): number {
   return (info.layers[headLayerIndex(info)] as DenseInfo).inSize;
 }
+
+/**
+ * The model trained with rotation labels (final dense layer with 4 outputs per class, output
+ * c · 4 + k for class c turned by k·90°, see FitOptions.rotations) as an ordinary classifier of
+ * `labels`: the final dense layer keeps the upright outputs (k = 0) only.
+ */
+export function uprightOutputs(model: Model, labels: string[]): Model {
+  const info = validateModel(model.spec, model.params);
+  const dense = info.layers[headLayerIndex(info)] as DenseInfo;
+  const units = dense.units;
+  if (units !== labels.length * 4) throw new ModelError(`rotation head: ${units} outputs for ${labels.length} classes × 4 turns`);
+  const weights = new Float32Array(dense.inSize * labels.length);
+  const bias = new Float32Array(labels.length);
+  const w = model.params.subarray(dense.paramOffset, dense.paramOffset + dense.inSize * units);
+  for (let d = 0; d < dense.inSize; d++) for (let c = 0; c < labels.length; c++) weights[d * labels.length + c] = w[d * units + c * 4];
+  if (dense.biasOffset >= 0) for (let c = 0; c < labels.length; c++) bias[c] = model.params[dense.biasOffset + c * 4];
+  return replaceHead(model, labels, { weights, bias });
+}

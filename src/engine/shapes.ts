@@ -76,10 +76,12 @@ export interface ReadoutTapInfo {
   layer: number;
   name: string;
   pool: ReadoutPool;
-  /** The tapped layer's output shape (pooled over h × w). */
+  /** The tapped layer's output shape (pooled over h × w, or over each quadrant). */
   shape: Shape3;
-  /** First of its shape.c values in the feature vector. */
+  /** First of its values in the feature vector. */
   offset: number;
+  /** How many values it gives: shape.c, or 4 · shape.c for 'quadrants'. */
+  size: number;
 }
 
 /** A readout resolved against a network (see ReadoutSpec in spec.ts). */
@@ -282,12 +284,16 @@ export function resolveReadout(
     if (typeof layer !== 'number' || !Number.isInteger(layer) || layer < 0 || layer >= head) {
       throw new ModelError(`readout.taps[${t}]: layer ${safeJson(layer)} must be the index of a layer before the final ${headText} (0..${head - 1})`);
     }
-    if (pool !== 'avg' && pool !== 'max') {
-      throw new ModelError(`readout.taps[${t}] (layer ${layer} "${layers[layer].name}"): pool must be "avg" or "max", got ${safeJson(pool)}`);
+    if (pool !== 'avg' && pool !== 'max' && pool !== 'quadrants') {
+      throw new ModelError(`readout.taps[${t}] (layer ${layer} "${layers[layer].name}"): pool must be "avg", "max" or "quadrants", got ${safeJson(pool)}`);
     }
     const shape = layers[layer].out;
-    taps.push({ layer, name: layers[layer].name, pool, shape, offset });
-    offset += shape.c;
+    if (pool === 'quadrants' && (shape.h < 2 || shape.w < 2)) {
+      throw new ModelError(`readout.taps[${t}] (layer ${layer} "${layers[layer].name}"): quadrants need an output of at least 2×2, got ${shape.h}×${shape.w}`);
+    }
+    const size = pool === 'quadrants' ? 4 * shape.c : shape.c;
+    taps.push({ layer, name: layers[layer].name, pool, shape, offset, size });
+    offset += size;
   });
   let colourBins = 0;
   const colourOffset = offset;

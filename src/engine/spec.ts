@@ -72,7 +72,13 @@ export interface InputSpec {
 }
 
 /** Global pooling of one layer's output over H×W: one value per channel. */
-export type ReadoutPool = 'avg' | 'max';
+/**
+ * How a readout tap pools a layer's H×W×C output: 'avg' / 'max' over all of H×W (C values);
+ * 'quadrants': the average over each quadrant of a 2 × 2 grid (4·C values, quadrant-major: top-left,
+ * top-right, bottom-left, bottom-right; the top half is rows 0..floor(H/2)−1, the left half
+ * columns 0..floor(W/2)−1), which keeps where in the picture a feature is.
+ */
+export type ReadoutPool = 'avg' | 'max' | 'quadrants';
 
 export interface ReadoutTap {
   /** Index of the layer (in `layers`) whose output is pooled; it must come before the final dense layer. */
@@ -82,8 +88,8 @@ export interface ReadoutTap {
 
 /**
  * What feeds the final dense layer (the head) when it is not simply the previous layer's output:
- * the concatenation, in this order, of every tap's globally pooled output (C values each, channel
- * order), then, with `colour`, a colour histogram of the input bytes: bins per channel, bin of a
+ * the concatenation, in this order, of every tap's pooled output (C values each in channel order,
+ * 4·C for 'quadrants', see ReadoutPool), then, with `colour`, a colour histogram of the input bytes: bins per channel, bin of a
  * byte b = floor(b · bins / 256), cell (r, g, b) at (r · bins + g) · bins + b, each cell the
  * fraction of the image's pixels in it. The head's weights are [that length, units].
  */

@@ -20,6 +20,8 @@ export interface SgdOptions {
   schedule?: Schedule; // default constant
   /** Names of layers whose parameters stay fixed. */
   frozen?: Iterable<string>;
+  /** Label smoothing ε: the target is (1 − ε) on the label plus ε spread over every class; default 0. */
+  labelSmoothing?: number;
 }
 
 export function learningRate(lr: number, schedule: Schedule, step: number): number {
@@ -114,6 +116,9 @@ export class Trainer {
     const dLogits = net.grads[this.logitsLayer + 1];
     let loss = 0;
     let correct = 0;
+    const eps = this.options.labelSmoothing ?? 0;
+    const off = eps / classes;
+    const on = 1 - eps + off;
     for (let i = 0; i < n; i++) {
       const label = labels[i];
       if (!(label >= 0 && label < classes)) throw new RangeError(`label ${label} of image ${i} is outside 0..${classes - 1}`);
@@ -121,7 +126,7 @@ export class Trainer {
       for (let c = 0; c < classes; c++) {
         const p = probs[i * classes + c];
         if (p > probs[i * classes + best]) best = c;
-        dLogits[i * classes + c] = (p - (c === label ? 1 : 0)) / n;
+        dLogits[i * classes + c] = (p - (c === label ? on : off)) / n;
       }
       if (best === label) correct++;
       loss -= Math.log(Math.max(probs[i * classes + label], 1e-30));
@@ -152,6 +157,75 @@ export class Trainer {
 export interface AugmentOptions {
   flip?: boolean; // random horizontal flip, default true
   shift?: number; // random shift of up to ±shift pixels in each direction, default 2
+  /** Side of a square set to the mean colour (0) at a random place in each image (cutout); default 0 (none). */
+  cutout?: number;
+  /**
+   * Colour jitter on the bytes before normalisation (see jitterColours): brightness, contrast and
+   * saturation each scaled by a random factor in [1 − colour, 1 + colour]; default 0 (none).
+   */
+  colour?: number;
+  /** Probability of turning an image grey (luma in every channel), before normalisation; default 0. */
+  grey?: number;
+}
+
+/**
+ * Random colour jitter of n H×W×3 byte images in place (see AugmentOptions.colour and .grey):
+ * brightness, then contrast around the image's mean luma, then saturation around each pixel's luma.
+ */
+export function jitterColours(bytes: Uint8Array, n: number, shape: Shape3, rng: Random, strength: number, grey: number): void {
+  const { h, w, c } = shape;
+  if (c !== 3 || (strength <= 0 && grey <= 0)) return;
+  const pixels = h * w;
+  for (let img = 0; img < n; img++) {
+    const base = img * pixels * 3;
+    const factor = () => 1 + strength * (2 * rng.next() - 1);
+    const bright = strength > 0 ? factor() : 1;
+    const contrast = strength > 0 ? factor() : 1;
+    const toGrey = grey > 0 && rng.next() < grey;
+    const saturation = toGrey ? 0 : strength > 0 ? factor() : 1;
+    let meanLuma = 0;
+    for (let p = 0; p < pixels; p++) {
+      const o = base + p * 3;
+      meanLuma += 0.299 * bytes[o] + 0.587 * bytes[o + 1] + 0.114 * bytes[o + 2];
+    }
+    meanLuma = (meanLuma / pixels) * bright;
+    for (let p = 0; p < pixels; p++) {
+      const o = base + p * 3;
+      const r = bytes[o] * bright;
+      const g = bytes[o + 1] * bright;
+      const b = bytes[o + 2] * bright;
+      const luma = 0.299 * r + 0.587 * g + 0.114 * b;
+      for (let ch = 0; ch < 3; ch++) {
+        const v = ch === 0 ? r : ch === 1 ? g : b;
+        const s = luma + saturation * (v - luma);
+        const out = meanLuma + contrast * (s - meanLuma);
+        bytes[o + ch] = Math.max(0, Math.min(255, Math.round(out)));
+      }
+    }
+  }
+}
+
+/**
+ * Rotates each of n square H×W×C byte images in place by k·90° counter-clockwise, k = ks[i] in
+ * 0..3: dst(y, x) = src(x, W−1−y) for k = 1 (applied k times).
+ */
+export function rotateImages(bytes: Uint8Array, n: number, shape: Shape3, ks: ArrayLike<number>, scratch: Uint8Array): void {
+  const { h, w, c } = shape;
+  if (h !== w) throw new RangeError(`rotation needs square images, got ${h}×${w}`);
+  const size = h * w * c;
+  for (let img = 0; img < n; img++) {
+    const base = img * size;
+    for (let r = 0; r < ks[img]; r++) {
+      scratch.set(bytes.subarray(base, base + size));
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const s = (x * w + (w - 1 - y)) * c;
+          const d = base + (y * w + x) * c;
+          for (let ch = 0; ch < c; ch++) bytes[d + ch] = scratch[s + ch];
+        }
+      }
+    }
+  }
 }
 
 /**
@@ -159,10 +233,13 @@ export interface AugmentOptions {
  * Cells shifted in from outside are 0, i.e. the normalisation mean colour.
  */
 export function augmentBatch(src: Float32Array, dst: Float32Array, n: number, shape: Shape3, rng: Random, options: AugmentOptions = {}): void {
-  const { flip = true, shift = 2 } = options;
+  const { flip = true, shift = 2, cutout = 0 } = options;
   const { h, w, c } = shape;
   const size = h * w * c;
   for (let img = 0; img < n; img++) {
+    // Drawn only with cutout, so a run without it draws the same flips and shifts as before.
+    const cy = cutout > 0 ? rng.int(h) - (cutout >> 1) : 0;
+    const cx = cutout > 0 ? rng.int(w) - (cutout >> 1) : 0;
     const mirror = flip && rng.next() < 0.5;
     const dy = shift > 0 ? rng.int(2 * shift + 1) - shift : 0;
     const dx = shift > 0 ? rng.int(2 * shift + 1) - shift : 0;
@@ -179,6 +256,11 @@ export function augmentBatch(src: Float32Array, dst: Float32Array, n: number, sh
           const s = base + (sy * w + sx) * c;
           for (let ch = 0; ch < c; ch++) dst[d + ch] = src[s + ch];
         }
+      }
+    }
+    if (cutout > 0) {
+      for (let y = Math.max(0, cy); y < Math.min(h, cy + cutout); y++) {
+        for (let x = Math.max(0, cx); x < Math.min(w, cx + cutout); x++) dst.fill(0, base + (y * w + x) * c, base + (y * w + x + 1) * c);
       }
     }
   }

@@ -50,7 +50,31 @@ export function wideCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
   };
 }
 
+/**
+ * A deeper network (≈ 19.9 M multiply-adds): conv 3×3×32, maxpool; conv 3×3×64 twice, maxpool;
+ * conv 3×3×128, maxpool; 1×1 conv ×128 channel mixing; dense; softmax.
+ */
+export function deepCifarSpec(labels: string[] = CIFAR10_LABELS): ModelSpec {
+  return {
+    input: cifarInput(),
+    layers: [
+      { kind: 'conv2d', name: 'conv1', filters: 32, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool1', size: 2 },
+      { kind: 'conv2d', name: 'conv2', filters: 64, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'conv2d', name: 'conv2b', filters: 64, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool2', size: 2 },
+      { kind: 'conv2d', name: 'conv3', filters: 128, kernel: 3, padding: 'same', activation: 'relu' },
+      { kind: 'maxpool', name: 'pool3', size: 2 },
+      { kind: 'conv2d', name: 'mix', filters: 128, kernel: 1, activation: 'relu' },
+      { kind: 'dense', name: 'fc', units: labels.length },
+      { kind: 'softmax', name: 'softmax' },
+    ],
+    labels,
+  };
+}
+
 export const ARCHITECTURES: Record<string, (labels?: string[]) => ModelSpec> = {
   classic: classicCifarSpec,
   wide: wideCifarSpec,
+  deep: deepCifarSpec,
 };

@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, main } from '../../scripts/cli.ts';
+import { chooseShots, DEFAULT_MODEL, main } from '../../scripts/cli.ts';
 import { decodeModel } from '../../src/engine/format/native.ts';
 import { inferShapes } from '../../src/engine/shapes.ts';
+import { CpuSession } from '../../src/engine/session.ts';
+import { createCpuKernels } from '../../src/engine/wasm/load.ts';
+import { loadDataset, subsetByClasses } from '../../src/node/dataset.ts';
+import { Teacher, teachReadout } from '../../src/worker/teach.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CIFAR = join(REPO, '../shared/data/cifar10-4k');
@@ -124,10 +128,11 @@ describe('cli', () => {
 
   it('fewshot: retrains the head on K shots per class and reports accuracy on the rest', async () => {
     const out = join(tmp, 'fewshot.cnn');
-    const r = await cli('fewshot', '--model', model, '--data', data, '--classes', 'dog,frog,7,ship,truck', '--shots', '3', '--seed', '2', '--out', out);
+    const r = await cli('fewshot', '--model', model, '--data', data, '--classes', 'dog,frog,7,ship,truck', '--shots', '3', '--seed', '2', '--features', 'last', '--out', out);
     expect(r.code).toBe(0);
     const f = JSON.parse(r.out);
     expect(f.method).toBe('head');
+    expect(f.features).toBe('last');
     expect(f.classes).toEqual(['dog', 'frog', 'horse', 'ship', 'truck']);
     expect(f.shots).toBe(3);
     expect(f.trainCount).toBe(15);
@@ -146,8 +151,36 @@ describe('cli', () => {
     expect(Array.from(retrained.params.subarray(0, fc.paramOffset))).toEqual(Array.from(original.params.subarray(0, fc.paramOffset)));
     expect(retrained.params.length).toBe(fc.paramOffset + 128 * 5 + 5);
     // Same seed, same answer.
-    const again = await cli('fewshot', '--model', model, '--data', data, '--classes', 'dog,frog,7,ship,truck', '--shots', '3', '--seed', '2');
+    const again = await cli('fewshot', '--model', model, '--data', data, '--classes', 'dog,frog,7,ship,truck', '--shots', '3', '--seed', '2', '--features', 'last');
     expect(JSON.parse(again.out).accuracy).toBe(f.accuracy);
+  });
+
+  it("fewshot without --features does what the app's teaching does: the same head on the same examples", async () => {
+    const out = join(tmp, 'fewshot-app.cnn');
+    const r = await cli('fewshot', '--model', model, '--data', data, '--classes', '5,6,7,8,9', '--shots', '6', '--seed', '3', '--out', out);
+    expect(r.code).toBe(0);
+    const f = JSON.parse(r.out);
+    // Spatial readout of p1 (8×8×8) and p2 (4×4×8): avg + max (32), quadrants (64), colour (64).
+    expect(f).toMatchObject({ method: 'head', features: 'app', featureSize: 160, trainCount: 30 });
+    // The app's path: the worker's Teacher on the same shots, given as the page gives examples.
+    const ds = subsetByClasses(loadDataset(data), [5, 6, 7, 8, 9]);
+    const { train } = chooseShots(ds, 6, 3);
+    const backbone = decodeModel(new Uint8Array(readFileSync(model))).model;
+    const outcome = await new Teacher().train(
+      backbone,
+      new CpuSession(backbone, await createCpuKernels()),
+      ds.classes.map((name, k) => ({ id: `c${k}`, name })),
+      Array.from({ length: train.count }, (_, i) => ({ id: `e${i}`, classId: `c${train.labels[i]}`, bytes: train.images.slice(i * 3072, (i + 1) * 3072) })),
+    );
+    // Six examples a class: a held-out fifth measured, then the final head fitted on all of them.
+    expect(outcome.validationCount).toBe(5);
+    expect(outcome.finalCount).toBe(30);
+    const written = decodeModel(new Uint8Array(readFileSync(out))).model;
+    expect(written.spec).toEqual(outcome.model.spec);
+    expect(Array.from(written.params)).toEqual(Array.from(outcome.model.params));
+    expect(written.spec.readout).toEqual(teachReadout(inferShapes(backbone.spec)));
+    // --features app is the same as no --features.
+    expect(JSON.parse((await cli('fewshot', '--model', model, '--data', data, '--classes', '5,6,7,8,9', '--shots', '6', '--seed', '3', '--features', 'app')).out).accuracy).toBe(f.accuracy);
   });
 
   it('fewshot --features multiscale(+colour): the head reads pooled blocks; the written model carries the readout', async () => {
@@ -166,7 +199,7 @@ describe('cli', () => {
     expect(all.count).toBe(f.testCount + f.trainCount);
     const colour = JSON.parse((await cli('fewshot', '--model', model, '--data', data, '--classes', '5,6,7,8,9', '--shots', '3', '--features', 'multiscale+colour')).out);
     expect(colour.featureSize).toBe(32 + 64);
-    expectOneLineError(await cli('fewshot', '--model', model, '--data', data, '--shots', '3', '--features', 'deep'), 2, /--features: expected one of last, multiscale, multiscale\+colour, colour, got "deep"/);
+    expectOneLineError(await cli('fewshot', '--model', model, '--data', data, '--shots', '3', '--features', 'deep'), 2, /--features: expected app or one of last, multiscale, multiscale\+colour, colour, spatial, got "deep"/);
     expectOneLineError(await cli('fewshot', '--data', data, '--shots', '3', '--features', 'multiscale', '--baseline', 'pixels'), 2, /a baseline uses no model features/);
   });
 

@@ -33,7 +33,10 @@ export function oddSpec(readout?: ReadoutSpec): ModelSpec {
   };
 }
 
-/** Taps on every layer of oddSpec (a conv before its pool, both pool kinds) plus a colour histogram. */
+/**
+ * Taps on every layer of oddSpec (a conv before its pool, every pool kind, quadrants of odd 5×5
+ * and 3×3 maps) plus a colour histogram.
+ */
 export const ODD_READOUT: ReadoutSpec = {
   taps: [
     { layer: 0, pool: 'max' },
@@ -42,6 +45,8 @@ export const ODD_READOUT: ReadoutSpec = {
     { layer: 3, pool: 'avg' },
     { layer: 4, pool: 'avg' },
     { layer: 4, pool: 'max' },
+    { layer: 1, pool: 'quadrants' },
+    { layer: 4, pool: 'quadrants' },
   ],
   colour: { bins: 2 },
 };

@@ -47,6 +47,19 @@ function referenceReadout(spec: ModelSpec, p: Float32Array, bytes: Uint8Array, r
   const features: number[] = [];
   for (const tap of readout.taps) {
     const { h, w, c } = info.layers[tap.layer].out;
+    if (tap.pool === 'quadrants') {
+      // Rows [0, floor(h/2)) and [floor(h/2), h), columns likewise; quadrant-major.
+      const top = Math.floor(h / 2);
+      const left = Math.floor(w / 2);
+      for (const [y0, y1, x0, x1] of [[0, top, 0, left], [0, top, left, w], [top, h, 0, left], [top, h, left, w]]) {
+        for (let ch = 0; ch < c; ch++) {
+          let sum = 0;
+          for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += outs[tap.layer][(y * w + x) * c + ch];
+          features.push(sum / ((y1 - y0) * (x1 - x0)));
+        }
+      }
+      continue;
+    }
     for (let ch = 0; ch < c; ch++) {
       const values = Array.from({ length: h * w }, (_, px) => outs[tap.layer][px * c + ch]);
       features.push(tap.pool === 'max' ? Math.max(...values) : values.reduce((a, b) => a + b, 0) / values.length);
@@ -85,19 +98,21 @@ describe('readout shapes', () => {
   it('lays out the feature vector and sizes the head by it', () => {
     const info = inferShapes(oddSpec(ODD_READOUT));
     const r = info.readout!;
-    expect(r.taps.map((t) => [t.name, t.offset, t.shape.c])).toEqual([
+    expect(r.taps.map((t) => [t.name, t.offset, t.size])).toEqual([
       ['c1', 0, 5],
       ['p1', 5, 5],
       ['c2', 10, 6],
       ['p2', 16, 6],
       ['mix', 22, 7],
       ['mix', 29, 7],
+      ['p1', 36, 20],
+      ['mix', 56, 28],
     ]);
-    expect(r).toMatchObject({ head: 5, colourBins: 2, colourOffset: 36, size: 44, upTo: 5 });
+    expect(r).toMatchObject({ head: 5, colourBins: 2, colourOffset: 84, size: 92, upTo: 5 });
     const fc = info.layers[5] as DenseInfo;
-    expect(fc.in).toEqual({ h: 1, w: 1, c: 44 });
-    expect(fc.inSize).toBe(44);
-    expect(fc.paramCount).toBe(44 * 4 + 4);
+    expect(fc.in).toEqual({ h: 1, w: 1, c: 92 });
+    expect(fc.inSize).toBe(92);
+    expect(fc.paramCount).toBe(92 * 4 + 4);
     expect(inferShapes(oddSpec()).readout).toBeNull();
   });
 
@@ -106,7 +121,9 @@ describe('readout shapes', () => {
     expect(bad({ taps: [{ layer: 5, pool: 'avg' }] })).toThrow(/readout.taps\[0\]: layer 5 must be the index of a layer before the final dense "fc" \(0..4\)/);
     expect(bad({ taps: [{ layer: -1, pool: 'avg' }] })).toThrow(/layer -1/);
     expect(bad({ taps: [{ layer: 1.5, pool: 'avg' }] })).toThrow(/layer 1.5/);
-    expect(bad({ taps: [{ layer: 2, pool: 'sum' }] })).toThrow(/readout.taps\[0\] \(layer 2 "c2"\): pool must be "avg" or "max", got "sum"/);
+    expect(bad({ taps: [{ layer: 2, pool: 'sum' }] })).toThrow(/readout.taps\[0\] \(layer 2 "c2"\): pool must be "avg", "max" or "quadrants", got "sum"/);
+    const tiny: ModelSpec = { ...oddSpec(), layers: [oddSpec().layers[0], { kind: 'maxpool', name: 'all', size: 10 }, ...oddSpec().layers.slice(5)] };
+    expect(() => inferShapes({ ...tiny, readout: { taps: [{ layer: 1, pool: 'quadrants' }] } })).toThrow(/readout.taps\[0\] \(layer 1 "all"\): quadrants need an output of at least 2×2, got 1×1/);
     expect(bad({ taps: 'all' })).toThrow(/readout.taps: expected an array/);
     expect(bad({ taps: [] })).toThrow(/no taps and no colour histogram/);
     expect(bad({ taps: [], colour: { bins: 0 } })).toThrow(/bins must be an integer 1..256, got 0/);
@@ -137,7 +154,7 @@ describe('readout on the CPU', () => {
         const want = referencePredict(model, img);
         worst = Math.max(worst, maxDiff(session.predict(img), want), maxDiff(batch.subarray(i * 4, (i + 1) * 4), want));
         const f = referenceReadout(spec, model.params, img, ODD_READOUT);
-        worstFeature = Math.max(worstFeature, maxDiff(features.subarray(i * 44, (i + 1) * 44), f));
+        worstFeature = Math.max(worstFeature, maxDiff(features.subarray(i * 92, (i + 1) * 92), f));
         spread = Math.max(spread, ...want);
       }
       expect(spread, session.kernelName).toBeGreaterThan(0.3); // not a uniform 0.25
@@ -170,7 +187,7 @@ describe('readout on the CPU', () => {
   });
 
   it('whole-network training refuses a readout model with a clear message', () => {
-    expect(() => new Trainer(model, 4, { lr: 0.01 })).toThrow(/multi-scale readout \(44 pooled features\); only that head can be trained/);
+    expect(() => new Trainer(model, 4, { lr: 0.01 })).toThrow(/multi-scale readout \(92 pooled features\); only that head can be trained/);
   });
 });
 
@@ -186,7 +203,7 @@ describe('readout in files', () => {
   });
 
   it('the TF.js exporter refuses it, saying why', () => {
-    expect(() => exportTfjsLayers(model)).toThrow(/dense "fc" reads a multi-scale readout \(6 global pools and a colour histogram, 44 features\).*keep this model as a .cnn file/);
+    expect(() => exportTfjsLayers(model)).toThrow(/dense "fc" reads a multi-scale readout \(8 pools and a colour histogram, 92 features\).*keep this model as a .cnn file/);
   });
 });
 

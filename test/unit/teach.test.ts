@@ -132,7 +132,7 @@ describe('Teacher', () => {
     expect(out.computed[0].features.length % VIEW_COUNT).toBe(0);
   });
 
-  it('the taught model reads the multi-scale readout; teaching it again works and reuses its features', async () => {
+  it('the taught model reads the spatial readout; teaching it again works and reuses its features', async () => {
     const { model } = baseModel();
     const info = validateModel(model.spec, model.params);
     const readout = teachReadout(info);

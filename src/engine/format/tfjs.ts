@@ -705,7 +705,7 @@ export function exportTfjsLayers(model: Model, options: TfjsExportOptions = {}):
   if (info.readout) {
     const r = info.readout;
     throw new ModelError(
-      `TF.js export: dense "${info.layers[r.head].name}" reads a multi-scale readout (${r.taps.length} global pools${r.colourBins ? ' and a colour histogram' : ''}, ${r.size} features), which a TF.js Sequential model cannot express; keep this model as a .cnn file`,
+      `TF.js export: dense "${info.layers[r.head].name}" reads a multi-scale readout (${r.taps.length} pools${r.colourBins ? ' and a colour histogram' : ''}, ${r.size} features), which a TF.js Sequential model cannot express; keep this model as a .cnn file`,
     );
   }
   const { h, w, c } = info.input;

@@ -24,6 +24,7 @@ export async function readoutCheck(args: { seed: number; images: number }): Prom
     { name: 'odd taps + colour', spec: oddSpec(ODD_READOUT), extra: null },
     { name: 'wide, taught readout', spec: { ...wide, readout: readoutFor('multiscale', inferShapes(wide), 7)! }, extra: wideReadout },
     { name: 'wide, no readout', spec: wide, extra: wideReadout },
+    { name: 'wide, taught (spatial) readout', spec: { ...wide, readout: readoutFor('spatial', inferShapes(wide), 7)! }, extra: null },
   ];
   const diffs: Diff[] = [];
   let renderer = '';

@@ -1,5 +1,5 @@
 // The multi-scale readout as a fragment shader: global average / max pooling of each tapped
-// activation over H×W, and the input's colour histogram, concatenated into a 1×1×F tensor that the
+// activation over H×W (or the average over each of its four quadrants), and the input's colour histogram, concatenated into a 1×1×F tensor that the
 // final dense layer reads. One fragment writes features 4s .. 4s + 3 of one image; each lane finds
 // its part (tap or histogram cell) from constant offsets, so taps need not be 4-channel aligned.
 // Work per image is Σ H·W·C fetches over the taps plus H·W per histogram cell: small next to the
@@ -28,9 +28,32 @@ export class ReadoutProgram implements GpuProgram {
     const parts: string[] = [];
     const cases: string[] = [];
     readout.taps.forEach((tap, k) => {
-      const { h, w } = tap.shape;
-      const isMax = tap.pool === 'max';
-      parts.push(`${glslTensorFetch(`fetch${k}`, `T${k}`, taps[k], { kind: 'float' })}
+      const { h, w, c } = tap.shape;
+      const fetch = glslTensorFetch(`fetch${k}`, `T${k}`, taps[k], { kind: 'float' });
+      if (tap.pool === 'quadrants') {
+        // Value q·C + c: the average of channel c over quadrant q (rows and columns split at H/2, W/2).
+        const top = h >> 1;
+        const left = w >> 1;
+        parts.push(`${fetch}
+float tap${k}(int n, int f) {
+  int q = f / ${c};
+  int c = f - q * ${c};
+  int s = c / 4;
+  int lane = c - s * 4;
+  int y0 = q < 2 ? 0 : ${top};
+  int y1 = q < 2 ? ${top} : ${h};
+  int x0 = (q == 0 || q == 2) ? 0 : ${left};
+  int x1 = (q == 0 || q == 2) ? ${left} : ${w};
+  float acc = 0.0;
+  for (int y = y0; y < y1; y++) {
+    for (int x = x0; x < x1; x++) acc += fetch${k}(n, y, x, s)[lane];
+  }
+  return acc / float((y1 - y0) * (x1 - x0));
+}
+`);
+      } else {
+        const isMax = tap.pool === 'max';
+        parts.push(`${fetch}
 float tap${k}(int n, int c) {
   int s = c / 4;
   int lane = c - s * 4;
@@ -44,7 +67,8 @@ float tap${k}(int n, int c) {
   return ${isMax ? 'acc' : `acc * (1.0 / ${(h * w).toFixed(1)})`};
 }
 `);
-      cases.push(`  if (f < ${tap.offset + tap.shape.c}) return tap${k}(n, f - ${tap.offset});`);
+      }
+      cases.push(`  if (f < ${tap.offset + tap.size}) return tap${k}(n, f - ${tap.offset});`);
     });
     const samplers = readout.taps.map((_, k) => `T${k}`);
     if (readout.colourBins > 0) {
