@@ -365,3 +365,42 @@ export function uprightOutputs(model: Model, labels: string[]): Model {
   if (dense.biasOffset >= 0) for (let c = 0; c < labels.length; c++) bias[c] = model.params[dense.biasOffset + c * 4];
   return replaceHead(model, labels, { weights, bias });
 }
+
+/**
+ * Shrinks a trained head toward the nearest-class-mean classifier of its training examples: adds
+ * (strength / dim) · (z · μc − |μc|² / 2) to the score of class c, where z are the standardised
+ * features (the head's own mean and sd) and μc the mean z of class c's examples. That score is
+ * linear in the features, so the result is again one dense layer (folded like the standardisation).
+ * With few examples the class means are steadier than the regression's weights.
+ */
+export function addPrototypes(head: Head, features: Float32Array, labels: ArrayLike<number>, n: number, classes: number, strength: number): Head {
+  const { mean, sd } = head.standardised;
+  const dim = mean.length;
+  checkSet('training', features, labels, n, dim, classes);
+  const mu = new Float64Array(classes * dim);
+  const count = new Float64Array(classes);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    count[c]++;
+    for (let d = 0; d < dim; d++) mu[c * dim + d] += (features[i * dim + d] - mean[d]) / sd[d];
+  }
+  const weights = Float32Array.from(head.weights);
+  const bias = Float32Array.from(head.bias);
+  const zWeights = Float32Array.from(head.standardised.weights);
+  const zBias = Float32Array.from(head.standardised.bias);
+  const k = strength / dim;
+  for (let c = 0; c < classes; c++) {
+    if (count[c] === 0) continue;
+    let norm = 0;
+    for (let d = 0; d < dim; d++) norm += (mu[c * dim + d] /= count[c]) ** 2;
+    bias[c] -= (k * norm) / 2;
+    zBias[c] -= (k * norm) / 2;
+    for (let d = 0; d < dim; d++) {
+      const zw = k * mu[c * dim + d];
+      zWeights[d * classes + c] += zw;
+      weights[d * classes + c] += zw / sd[d];
+      bias[c] -= (zw / sd[d]) * mean[d];
+    }
+  }
+  return { ...head, weights, bias, standardised: { mean, sd, weights: zWeights, bias: zBias } };
+}

@@ -27,9 +27,9 @@ export { CpuNetwork, type KernelSet, type NetworkKernels } from './cpu/network.t
 export { createCpuKernels, loadWasmKernels, wasmSimdSupported, WasmKernels } from './wasm/load.ts';
 export { initParams } from './init.ts';
 export { Random } from './random.ts';
-export { Trainer, augmentBatch, learningRate, type SgdOptions, type Schedule, type StepResult, type AugmentOptions } from './train.ts';
+export { Trainer, augmentBatch, jitterColours, rotateImages, learningRate, type SgdOptions, type Schedule, type StepResult, type AugmentOptions } from './train.ts';
 export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation, type Stepper } from './fit.ts';
-export { trainHead, replaceHead, headLayerIndex, featureSize, HeadTrainer, type Head, type HeadOptions, type HeadEpoch } from './fewshot.ts';
+export { trainHead, replaceHead, addPrototypes, uprightOutputs, headLayerIndex, featureSize, HeadTrainer, type Head, type HeadOptions, type HeadEpoch } from './fewshot.ts';
 export { classicCifarSpec, wideCifarSpec, ARCHITECTURES, CIFAR10_LABELS } from './zoo.ts';
 export { encodeModel, decodeModel, ModelFileError, FORMAT_VERSION, DENSE_ENCODINGS, crc32 } from './format/native.ts';
 export type { ModelMeta, TrainingSummary, DenseEncoding, EncodeOptions } from './format/native.ts';

@@ -10,6 +10,10 @@ import {
   Random,
   Trainer,
   augmentBatch,
+  jitterColours,
+  rotateImages,
+  uprightOutputs,
+  evaluate,
   trainHead,
   replaceHead,
   validateModel,
@@ -214,6 +218,140 @@ describe('training', () => {
     expect(seen.has('0,1,2,0,4,5')).toBe(true); // shifted right by one
     expect(seen.has('0,0,0,1,2,3')).toBe(true); // shifted down by one
     for (const s of seen) expect(s.split(',').map(Number).filter((v) => v !== 0).every((v) => v >= 1 && v <= 6)).toBe(true);
+  });
+
+  it('cutout sets one square of the given side to the mean (0); without it the flips and shifts are drawn as before', () => {
+    const shape = { h: 8, w: 8, c: 2 };
+    const src = Float32Array.from({ length: 128 }, (_, i) => 1 + (i % 7));
+    const dst = new Float32Array(128);
+    const sizes = new Set<number>();
+    const rng = new Random(4);
+    for (let k = 0; k < 100; k++) {
+      augmentBatch(src, dst, 1, shape, rng, { flip: false, shift: 0, cutout: 4 });
+      const zero = Array.from({ length: 64 }, (_, p) => dst[p * 2] === 0 && dst[p * 2 + 1] === 0);
+      const rows = new Set(zero.flatMap((z, p) => (z ? [p >> 3] : [])));
+      const cols = new Set(zero.flatMap((z, p) => (z ? [p & 7] : [])));
+      const count = zero.filter(Boolean).length;
+      expect(count).toBe(rows.size * cols.size); // a rectangle (the square, clipped at the edges)
+      expect(rows.size).toBeLessThanOrEqual(4);
+      expect(cols.size).toBeLessThanOrEqual(4);
+      for (let p = 0; p < 64; p++) if (!zero[p]) expect([dst[p * 2], dst[p * 2 + 1]]).toEqual([src[p * 2], src[p * 2 + 1]]);
+      sizes.add(count);
+    }
+    expect(sizes.has(16)).toBe(true);
+    const a = new Float32Array(128);
+    const b = new Float32Array(128);
+    augmentBatch(src, a, 1, shape, new Random(9), { flip: true, shift: 2 });
+    augmentBatch(src, b, 1, shape, new Random(9), { flip: true, shift: 2, cutout: 0 });
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+
+  it('colour jitter: strength 0 changes nothing, grey gives equal channels, brightness scales', () => {
+    const shape = { h: 4, w: 4, c: 3 };
+    const img = Uint8Array.from({ length: 48 }, (_, i) => (i * 37) % 200 + 20);
+    const same = img.slice();
+    jitterColours(same, 1, shape, new Random(1), 0, 0);
+    expect(Array.from(same)).toEqual(Array.from(img));
+    const grey = img.slice();
+    jitterColours(grey, 1, shape, new Random(1), 0, 1);
+    for (let p = 0; p < 16; p++) {
+      expect(grey[p * 3]).toBe(grey[p * 3 + 1]);
+      expect(grey[p * 3 + 1]).toBe(grey[p * 3 + 2]);
+      const luma = 0.299 * img[p * 3] + 0.587 * img[p * 3 + 1] + 0.114 * img[p * 3 + 2];
+      expect(Math.abs(grey[p * 3] - luma)).toBeLessThanOrEqual(0.5 + 1e-9);
+    }
+    const means = new Set<number>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const j = img.slice();
+      jitterColours(j, 1, shape, new Random(seed), 0.4, 0);
+      expect(j.some((v, i) => v !== img[i])).toBe(true);
+      means.add(Math.round(j.reduce((a, v) => a + v, 0) / 48));
+    }
+    expect(means.size).toBeGreaterThan(5); // brightness really varies
+  });
+
+  it('rotation by k·90° matches a plain loop; four turns are the identity', () => {
+    const shape = { h: 3, w: 3, c: 2 };
+    const img = Uint8Array.from({ length: 18 }, (_, i) => i);
+    const scratch = new Uint8Array(18);
+    const once = img.slice();
+    rotateImages(once, 1, shape, [1], scratch);
+    // Counter-clockwise: out(y, x) = in(x, w − 1 − y).
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) for (let c = 0; c < 2; c++) expect(once[(y * 3 + x) * 2 + c]).toBe(img[(x * 3 + (2 - y)) * 2 + c]);
+    const four = img.slice();
+    rotateImages(four, 1, shape, [4], scratch);
+    expect(Array.from(four)).toEqual(Array.from(img));
+    const two = img.slice();
+    rotateImages(two, 1, shape, [2], scratch);
+    expect(Array.from(two)).toEqual(Array.from({ length: 18 }, (_, i) => img[(8 - (i >> 1)) * 2 + (i & 1)]));
+  });
+
+  it('label smoothing: the gradient of the logits is p − ((1 − ε)·onehot + ε/C), checked by finite differences', () => {
+    const spec: ModelSpec = {
+      input: { height: 2, width: 2, channels: 1, mean: [0], std: [1] },
+      layers: [
+        { kind: 'dense', name: 'fc', units: 3 },
+        { kind: 'softmax', name: 'sm' },
+      ],
+      labels: ['a', 'b', 'c'],
+    };
+    const params = initParams(spec, 5);
+    const eps = 0.2;
+    const trainer = new Trainer({ spec, params }, 1, { lr: 0, labelSmoothing: eps });
+    trainer.input.set([0.5, -1, 2, 0.25]);
+    trainer.computeGradients([1], 1);
+    const smoothedLoss = (p: Float32Array): number => {
+      const x = [0.5, -1, 2, 0.25];
+      const logits = [0, 1, 2].map((o) => p[4 * 3 + o] + x.reduce((s, v, d) => s + v * p[d * 3 + o], 0));
+      const m = Math.max(...logits);
+      const lse = m + Math.log(logits.reduce((s, l) => s + Math.exp(l - m), 0));
+      return logits.reduce((s, l, o) => s - (o === 1 ? 1 - eps + eps / 3 : eps / 3) * (l - lse), 0);
+    };
+    for (let i = 0; i < params.length; i++) {
+      const p = Float32Array.from(params);
+      const h = 1e-3;
+      p[i] += h;
+      const up = smoothedLoss(p);
+      p[i] -= 2 * h;
+      const down = smoothedLoss(p);
+      expect(trainer.grads[i]).toBeCloseTo((up - down) / (2 * h), 3);
+    }
+  });
+});
+
+describe('rotation labels', () => {
+  it('fit with rotations trains 4 outputs a class; uprightOutputs keeps the upright ones as an ordinary classifier', async () => {
+    const spec: ModelSpec = {
+      input: { height: 4, width: 4, channels: 1, mean: [128], std: [64] },
+      layers: [
+        { kind: 'conv2d', name: 'c', filters: 4, kernel: 3, padding: 'same', activation: 'relu' },
+        { kind: 'dense', name: 'fc', units: 8 },
+        { kind: 'softmax', name: 'sm' },
+      ],
+      labels: ['a@0', 'a@90', 'a@180', 'a@270', 'b@0', 'b@90', 'b@180', 'b@270'],
+    };
+    // Class a: a bright top row; class b: a bright left column (which turned is a's top row).
+    const n = 16;
+    const images = new Uint8Array(n * 16);
+    const labels = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 2;
+      for (let p = 0; p < 16; p++) images[i * 16 + p] = (labels[i] === 0 ? p < 4 : p % 4 === 0) ? 250 : 10 + ((i * 7 + p) % 20);
+    }
+    const data = { images, labels, count: n, classes: ['a', 'b'] };
+    const params = initParams(spec, 2);
+    await fit({ spec, params }, data, { epochs: 40, batchSize: 8, lr: 0.05, seed: 1, rotations: true, augment: false });
+    const model = uprightOutputs({ spec, params }, ['a', 'b']);
+    expect(model.spec.labels).toEqual(['a', 'b']);
+    expect(evaluate(model, data).accuracy).toBe(1);
+    // Its probabilities are the softmax of the trained model's upright logits.
+    const full = new CpuSession({ spec, params }).features(images.subarray(0, 16), 1, 2);
+    const logits = [full[0], full[4]];
+    const m = Math.max(...logits);
+    const e = logits.map((v) => Math.exp(v - m));
+    const p = new CpuSession(model).predict(images.subarray(0, 16));
+    expect(p[0]).toBeCloseTo(e[0] / (e[0] + e[1]), 6);
+    expect(() => uprightOutputs({ spec, params }, ['a', 'b', 'c'])).toThrow(/8 outputs for 3 classes × 4 turns/);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   decodeModel,
   encodeModel,
   exportTfjsLayers,
+  addPrototypes,
   headLayerIndex,
   inferShapes,
   loadWasmKernels,
@@ -252,5 +253,49 @@ describe('few-shot readouts', () => {
     expect(worst).toBeLessThan(1e-5);
     // replaceHead checks the head against the readout's size.
     expect(() => replaceHead(base, ['x', 'y', 'z'], head, null)).toThrow(/for 63 features × 3 classes/);
+  });
+
+  it('shrinking toward the class means adds (k/dim)·(z·μc − |μc|²/2) to each score, folded into one dense layer', () => {
+    const base = { spec: oddSpec(), params: paramsWithBiases(oddSpec(), 7) };
+    const session = new CpuSession(base);
+    const readout = readoutFor('spatial', session.info, 5)!;
+    const n = 30;
+    const bytes = randomBytes(n * 300, 23);
+    const labels = Array.from({ length: n }, (_, i) => i % 3);
+    const x = session.readoutFeatures(bytes, n, readout);
+    const dim = x.length / n;
+    const head = trainHead(x, labels, n, dim, 3, { seed: 3, epochs: 20 });
+    const strength = 10;
+    const shrunk = addPrototypes(head, x, labels, n, 3, strength);
+    const { mean, sd } = head.standardised;
+    // Class means of the standardised features, by plain loops.
+    const z = (i: number, d: number) => (x[i * dim + d] - mean[d]) / sd[d];
+    const mu = [0, 1, 2].map((c) => Array.from({ length: dim }, (_, d) => {
+      const members = labels.flatMap((l, i) => (l === c ? [i] : []));
+      return members.reduce((s, i) => s + z(i, d), 0) / members.length;
+    }));
+    let worst = 0;
+    let moved = 0;
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) {
+        let plain = head.standardised.bias[c];
+        let proto = 0;
+        let norm = 0;
+        for (let d = 0; d < dim; d++) {
+          plain += z(i, d) * head.standardised.weights[d * 3 + c];
+          proto += z(i, d) * mu[c][d];
+          norm += mu[c][d] ** 2;
+        }
+        const want = plain + (strength / dim) * (proto - norm / 2);
+        let folded = shrunk.bias[c];
+        for (let d = 0; d < dim; d++) folded += x[i * dim + d] * shrunk.weights[d * 3 + c];
+        worst = Math.max(worst, Math.abs(folded - want));
+        moved = Math.max(moved, Math.abs(want - plain));
+      }
+    }
+    expect(moved).toBeGreaterThan(0.05); // the prototypes really change the scores
+    expect(worst).toBeLessThan(1e-3);
+    // Strength 0 leaves the head as it was.
+    expect(Array.from(addPrototypes(head, x, labels, n, 3, 0).weights)).toEqual(Array.from(head.weights));
   });
 });
