@@ -67,6 +67,12 @@ export const TEACH_WEIGHT_DECAY = 0.1;
 export const PROTOTYPE_STRENGTH = 10;
 
 /**
+ * SGD steps of each head training (the held-out one and the final fit) unless epochs are given:
+ * on the choice tasks 200 steps scored within 0.3 points of 400 at half the time.
+ */
+export const TEACH_STEPS = 200;
+
+/**
  * Identifies the backbone (input spec, the layers before the final dense layer and their
  * parameters) together with the set of views and the feature definition (the readout): cached
  * features are valid only for the same fingerprint. 8 hex digits of CRC-32.
@@ -261,8 +267,9 @@ export class Teacher {
 
     fill(trainIdx, trainX, trainY);
     const trainStarted = performance.now();
+    const epochsFor = (rows: number): number => options.epochs ?? Math.max(10, Math.ceil(TEACH_STEPS / Math.ceil(rows / Math.min(options.batchSize ?? 16, rows))));
     const trainer = new HeadTrainer(trainX, trainY, nTrain, dim, classes.length, {
-      epochs: options.epochs,
+      epochs: epochsFor(nTrain),
       batchSize: options.batchSize,
       lr: options.lr,
       weightDecay: options.weightDecay ?? TEACH_WEIGHT_DECAY,
@@ -297,7 +304,7 @@ export class Teacher {
       // head runs the full schedule (weight decay, not the stopping point, keeps it from
       // overfitting; measured: 5-way 10-shot on held-out classes, seeds 1–5, 55.7 % this way
       // against 53.4 % stopping where 10 held-out examples said).
-      const epochs = valIdx.length >= TRUST_VALIDATION_AT ? Math.max(1, head.bestEpoch ?? head.epochs) : options.epochs;
+      const epochs = valIdx.length >= TRUST_VALIDATION_AT ? Math.max(1, head.bestEpoch ?? head.epochs) : epochsFor(allIdx.length * views);
       const refit = new HeadTrainer(allX, allY, allIdx.length * views, dim, classes.length, {
         epochs,
         batchSize: options.batchSize,
