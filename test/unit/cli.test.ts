@@ -224,6 +224,9 @@ describe('cli', () => {
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ classes: ['red', 'blue'] }));
     const f = JSON.parse((await cli('fewshot', '--data', dir, '--shots', '2', '--baseline', 'colour')).out);
     expect(f).toMatchObject({ method: 'colour', accuracy: 1, trainCount: 4, testCount: 8 });
+    // The regression on the same histograms separates them too.
+    expect(JSON.parse((await cli('fewshot', '--data', dir, '--shots', '2', '--baseline', 'colour-lr')).out)).toMatchObject({ method: 'colour-lr', accuracy: 1, testCount: 8 });
+    expectOneLineError(await cli('fewshot', '--data', dir, '--shots', '2', '--baseline', 'colour-nn'), 2, /--baseline: expected "pixels", "colour" or "colour-lr", got "colour-nn"/);
     const { colourHistograms } = await import('../../scripts/cli.ts');
     const h = colourHistograms(images, 1, 1024, 3, 4);
     expect(h.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
