@@ -31,6 +31,7 @@ export { Trainer, augmentBatch, jitterColours, rotateImages, learningRate, type 
 export { fit, evaluate, type Dataset, type FitOptions, type EpochReport, type Evaluation, type Stepper } from './fit.ts';
 export { trainHead, replaceHead, addPrototypes, uprightOutputs, headLayerIndex, featureSize, HeadTrainer, type Head, type HeadOptions, type HeadEpoch } from './fewshot.ts';
 export { classicCifarSpec, wideCifarSpec, ARCHITECTURES, CIFAR10_LABELS } from './zoo.ts';
+export { pruneDense, denseSparsity, type PruneOptions, type PruneResult, type DenseSparsity, type DenseLayerZeros } from './compress.ts';
 export { encodeModel, decodeModel, ModelFileError, FORMAT_VERSION, DENSE_ENCODINGS, crc32 } from './format/native.ts';
 export type { ModelMeta, TrainingSummary, DenseEncoding, EncodeOptions } from './format/native.ts';
 export { importTfjsLayers, exportTfjsLayers } from './format/tfjs.ts';
