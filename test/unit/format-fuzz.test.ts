@@ -9,12 +9,12 @@ import {
   crc32,
   decodeModel,
   encodeModel,
-  FORMAT_VERSION,
   MAGIC,
   ModelFileError,
   type DenseEncoding,
   type ModelMeta,
 } from '../../src/engine/format/native.ts';
+import { pruneDense } from '../../src/engine/compress.ts';
 import { initParams } from '../../src/engine/init.ts';
 import { Random } from '../../src/engine/random.ts';
 import { inferShapes, LIMITS } from '../../src/engine/shapes.ts';
@@ -63,6 +63,9 @@ interface Expected {
 
 interface Base {
   name: string;
+  /** Format version: 1, or 2 with sparse dense weights. */
+  version: number;
+  sparse: boolean;
   file: Uint8Array;
   header: Json;
   headerLength: number;
@@ -70,6 +73,8 @@ interface Base {
   expected: Expected;
   /** Where each parameter is stored: absolute file offset and encoding. */
   slots: Slot[];
+  /** Sparse files: where each dense layer's bitmask is. */
+  masks: Mask[];
 }
 
 interface Slot {
@@ -123,14 +128,10 @@ function slotsOf(spec: ModelSpec, encoding: DenseEncoding, paramStart: number): 
   const key = `${JSON.stringify(spec)} ${encoding} ${paramStart}`;
   const known = layouts.get(key);
   if (known) return known;
-  const info = inferShapes(spec);
-  const denseLayer: (string | null)[] = new Array(info.paramCount).fill(null);
-  for (const l of info.layers) {
-    if (l.kind === 'dense') for (let i = 0; i < l.inSize * l.units; i++) denseLayer[l.paramOffset + i] = l.name;
-  }
+  const denseLayer = denseLayerOf(spec);
   const slots: Slot[] = [];
   let offset = paramStart;
-  for (let i = 0; i < info.paramCount; i++) {
+  for (let i = 0; i < denseLayer.length; i++) {
     const e: DenseEncoding = denseLayer[i] !== null ? encoding : 'float32';
     slots.push({ index: i, offset, encoding: e });
     offset += e === 'float32' ? 4 : e === 'float16' ? 2 : 1;
@@ -139,30 +140,110 @@ function slotsOf(spec: ModelSpec, encoding: DenseEncoding, paramStart: number): 
   return { slots, denseLayer };
 }
 const layouts = new Map<string, ReturnType<typeof slotsOf>>();
+const sizeOf = (e: DenseEncoding): number => (e === 'float32' ? 4 : e === 'float16' ? 2 : 1);
 
-/** The parameters a correct reader gets from a file whose layout matches its spec. */
-function referenceParams(file: Uint8Array): Float32Array {
+/** For every parameter, the name of the dense layer whose weight it is, or null. */
+function denseLayerOf(spec: ModelSpec): (string | null)[] {
+  const info = inferShapes(spec);
+  const denseLayer: (string | null)[] = new Array(info.paramCount).fill(null);
+  for (const l of info.layers) {
+    if (l.kind === 'dense') for (let i = 0; i < l.inSize * l.units; i++) denseLayer[l.paramOffset + i] = l.name;
+  }
+  return denseLayer;
+}
+
+/**
+ * The sparse layout (format version 2), read from the file as the README describes it: each
+ * dense layer's weights are a bitmask of ceil(n / 8) bytes (bit i & 7 of byte i >> 3) and then
+ * the marked weights, in the dense encoding; unmarked weights are 0. Null when a bitmask does
+ * not mark exactly header.params.nonzero[layer] weights or marks bits past the last weight.
+ */
+function sparseSlotsOf(file: Uint8Array, spec: ModelSpec, encoding: DenseEncoding, nonzero: Record<string, number>, paramStart: number): Layout | null {
+  const denseLayer = denseLayerOf(spec);
+  const slots: Slot[] = [];
+  const masks: Mask[] = [];
+  let offset = paramStart;
+  let i = 0;
+  while (i < denseLayer.length) {
+    const name = denseLayer[i];
+    if (name === null) {
+      slots.push({ index: i++, offset, encoding: 'float32' });
+      offset += 4;
+      continue;
+    }
+    let n = 0;
+    while (denseLayer[i + n] === name) n++;
+    const mask = file.subarray(offset, offset + Math.ceil(n / 8));
+    masks.push({ layer: name, offset, weights: n });
+    offset += mask.length;
+    let marked = 0;
+    for (let bit = 0; bit < mask.length * 8; bit++) {
+      if (!(mask[bit >> 3] & (1 << (bit & 7)))) continue;
+      if (bit >= n) return null;
+      marked++;
+      slots.push({ index: i + bit, offset, encoding });
+      offset += sizeOf(encoding);
+    }
+    if (marked !== nonzero[name]) return null;
+    i += n;
+  }
+  return { slots, denseLayer, masks };
+}
+
+/** A sparse dense layer's bitmask: file offset and how many weights (bits) it covers. */
+interface Mask {
+  layer: string;
+  offset: number;
+  weights: number;
+}
+
+interface Layout {
+  slots: Slot[];
+  denseLayer: (string | null)[];
+  /** Sparse files only. */
+  masks?: Mask[];
+}
+
+/** Where each parameter of a file is (dense weights left out of a sparse file have no slot). */
+function layoutOf(file: Uint8Array): Layout | null {
   const { header, headerLength } = fields(file);
-  const { slots, denseLayer } = slotsOf(header.spec, header.params.denseEncoding, PREAMBLE + headerLength);
+  const { spec, params } = header;
+  return params.denseSparse
+    ? sparseSlotsOf(file, spec, params.denseEncoding, params.nonzero, PREAMBLE + headerLength)
+    : slotsOf(spec, params.denseEncoding, PREAMBLE + headerLength);
+}
+
+/** The parameters a correct reader gets from a file whose layout matches its spec; null if a sparse bitmask disagrees with its count. */
+function referenceParams(file: Uint8Array): Float32Array | null {
+  const { header } = fields(file);
+  const layout = layoutOf(file);
+  if (!layout) return null;
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const out = new Float32Array(slots.length);
-  for (const s of slots) {
+  const out = new Float32Array(layout.denseLayer.length);
+  for (const s of layout.slots) {
     if (s.encoding === 'float32') out[s.index] = view.getFloat32(s.offset, true);
     else if (s.encoding === 'float16') out[s.index] = halfToNumber(view.getUint16(s.offset, true));
-    else out[s.index] = view.getInt8(s.offset) * header.params.scales[denseLayer[s.index]!];
+    else out[s.index] = view.getInt8(s.offset) * header.params.scales[layout.denseLayer[s.index]!];
   }
   return out;
 }
 
-function makeBase(name: string, model: Model, encoding: DenseEncoding): Base {
+/** referenceParams of a file that is valid by construction. */
+function validParams(file: Uint8Array): Float32Array {
+  const params = referenceParams(file);
+  if (!params) throw new Error('a file meant to be valid has a bitmask that disagrees with its count');
+  return params;
+}
+
+function makeBase(name: string, model: Model, encoding: DenseEncoding, sparse = false): Base {
   const meta: ModelMeta = {
     name,
     created: '2024-05-01T12:00:00.000Z',
     training: { epochs: 2, seed: 5, history: [{ epoch: 1, loss: 1.25, trainAccuracy: 0.5, validationAccuracy: null }] },
   };
-  const file = encodeModel(model, meta, { denseEncoding: encoding });
+  const file = encodeModel(model, meta, { denseEncoding: encoding, denseSparse: sparse });
   const { header, headerLength, paramBytes } = fields(file);
-  const params = referenceParams(file);
+  const params = validParams(file);
   // The independent reader agrees with the writer: exact for float32, within rounding otherwise.
   const { denseLayer } = slotsOf(model.spec, encoding, 0);
   for (let i = 0; i < params.length; i++) {
@@ -174,12 +255,15 @@ function makeBase(name: string, model: Model, encoding: DenseEncoding): Base {
   }
   return {
     name,
+    version: sparse ? 2 : 1,
+    sparse,
     file,
     header,
     headerLength,
     paramBytes,
-    expected: { spec: clone(model.spec), meta: { ...meta, denseEncoding: encoding }, params },
-    slots: slotsOf(model.spec, encoding, PREAMBLE + headerLength).slots,
+    expected: { spec: clone(model.spec), meta: { ...meta, denseEncoding: encoding, ...(sparse ? { denseSparse: true } : {}) }, params },
+    slots: layoutOf(file)!.slots,
+    masks: layoutOf(file)!.masks ?? [],
   };
 }
 
@@ -195,7 +279,7 @@ function headerBytes(text: string, pad = ' ', align = true): Uint8Array {
 }
 
 /** A file from its parts, lengths as declared, with a correct checksum. */
-function assemble(header: Uint8Array, params: Uint8Array, version = FORMAT_VERSION): Uint8Array {
+function assemble(header: Uint8Array, params: Uint8Array, version: number): Uint8Array {
   const out = new Uint8Array(PREAMBLE + header.length + params.length + 4);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
@@ -336,12 +420,44 @@ function makeCases(bases: Base[], rng: Random, sink: (c: Case) => void): void {
       out[at] ^= 1 << bit;
       fixCrc(out);
       const params = referenceParams(out);
+      if (!params) {
+        // A bit of a sparse bitmask: the count no longer matches.
+        add('param-bitflip+crc', `${b.name} byte ${at} bit ${bit} (a bitmask)`, out);
+        continue;
+      }
       const [now, was] = [u32(params), u32(b.expected.params)];
       let changed = 0;
       for (let i = 0; i < params.length; i++) if (now[i] !== was[i]) changed++;
       if (changed !== 1) throw new Error(`param flip at ${at}: ${changed} values changed`);
       const finite = params.every(Number.isFinite);
       add('param-bitflip+crc', `${b.name} byte ${at} bit ${bit}`, out, finite ? { ...b.expected, params } : 'reject');
+    }
+
+    // A stored weight moved to another place in its layer's bitmask (one set bit cleared, one
+    // clear bit set, checksum recomputed): the count still matches, so the file is valid and the
+    // values land on the new places.
+    for (const m of b.masks) {
+      const isSet = (bit: number) => (file[m.offset + (bit >> 3)] & (1 << (bit & 7))) !== 0;
+      const bits = Array.from({ length: m.weights }, (_, bit) => bit);
+      const set = bits.filter(isSet);
+      const clear = bits.filter((bit) => !isSet(bit));
+      if (set.length === 0 || clear.length === 0) continue;
+      for (let k = 0; k < 8; k++) {
+        const from = set[rng.int(set.length)];
+        const to = clear[rng.int(clear.length)];
+        const out = file.slice();
+        out[m.offset + (from >> 3)] ^= 1 << (from & 7);
+        out[m.offset + (to >> 3)] ^= 1 << (to & 7);
+        fixCrc(out);
+        add('sparse-mask-moved', `${b.name} "${m.layer}" weight ${from} → ${to}`, out, { ...b.expected, params: validParams(out) });
+      }
+      // A bit past the last weight (format-native.test.ts has it with a matching count too).
+      const spare = Math.ceil(m.weights / 8) * 8 - m.weights;
+      if (spare > 0) {
+        const out = file.slice();
+        out[m.offset + (m.weights >> 3)] |= 0x80;
+        add('sparse-mask-moved', `${b.name} "${m.layer}" spare bitmask bit set`, fixCrc(out));
+      }
     }
 
     // NaN and ±Infinity written into the parameters (checksum recomputed).
@@ -387,7 +503,7 @@ function makeCases(bases: Base[], rng: Random, sink: (c: Case) => void): void {
     for (const [slots, name, bits] of edges) {
       for (const s of sample(slots, 1)) {
         const out = writeSlot(s, bits);
-        add('param-edge', `${b.name} param ${s.index} = ${name}`, out, { ...b.expected, params: referenceParams(out) });
+        add('param-edge', `${b.name} param ${s.index} = ${name}`, out, { ...b.expected, params: validParams(out) });
       }
     }
 
@@ -413,7 +529,7 @@ function makeCases(bases: Base[], rng: Random, sink: (c: Case) => void): void {
       const params = new Uint8Array(P + d);
       params.set(b.paramBytes.subarray(0, Math.min(P, P + d)));
       const what = `${b.name} ${Math.abs(d)} parameter bytes ${d > 0 ? 'added' : 'removed'}, lengths and checksum consistent`;
-      add('length-field', what, assemble(file.subarray(20, 20 + H), params));
+      add('length-field', what, assemble(file.subarray(20, 20 + H), params, b.version));
     }
 
     // Wrong magic.
@@ -433,8 +549,9 @@ function makeCases(bases: Base[], rng: Random, sink: (c: Case) => void): void {
     add('magic', `${b.name} header JSON alone`, file.slice(20, 20 + H));
     add('magic', `${b.name} magic zeroed`, fixCrc(new Uint8Array(file).fill(0, 0, 8)));
 
-    // Versions this reader does not know.
-    for (const v of [0, 2, 3, 255, 0x100, 0x10000, 0x01000000, 0x7fffffff, 0xffffffff]) {
+    // Versions this reader does not know, and the other known version (version 1 is whole
+    // dense weights, version 2 sparse ones: the header cannot be read as the other).
+    for (const v of [0, 1, 2, 3, 255, 0x100, 0x10000, 0x01000000, 0x7fffffff, 0xffffffff].filter((v) => v !== b.version)) {
       add('version', `${b.name} version ${v}`, setU32(file, 8, v));
       add('version', `${b.name} version ${v}, checksum recomputed`, fixCrc(setU32(file, 8, v)));
     }
@@ -453,6 +570,48 @@ function makeCases(bases: Base[], rng: Random, sink: (c: Case) => void): void {
   }
 }
 
+/**
+ * An object with key `from` renamed to `to`, first, as an own property even for "__proto__"
+ * (JSON.parse makes one; assignment would set the prototype).
+ */
+function renamedKey(o: Record<string, unknown>, from: string, to: string): Json {
+  const entries = [[to, o[from]], ...Object.entries(o).filter(([n]) => n !== from)];
+  return JSON.parse(`{${entries.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`);
+}
+
+type Edit = (kind: string, what: string, change: (h: Json) => void, valid?: boolean, raw?: string) => void;
+
+/** Edits of the sparse-storage fields; only moving a bitmask bit within a layer keeps the file valid. */
+function sparseCases(b: Base, edit: Edit): void {
+  const counts: Record<string, number> = b.header.params.nonzero;
+  const names = Object.keys(counts);
+  const [first, second] = names;
+  const bad = (what: string, change: (h: Json) => void, raw?: string): void => edit('sparse-header', what, change, false, raw);
+  bad(`nonzero["${first}"] + 1`, (h) => (h.params.nonzero[first] += 1));
+  bad(`nonzero["${first}"] - 1`, (h) => (h.params.nonzero[first] -= 1));
+  bad(`nonzero["${first}"] + 4 (a float32 value's bytes)`, (h) => (h.params.nonzero[first] += 4));
+  if (second !== undefined) {
+    // Same total size when both layers' values are as wide: only the popcount can tell.
+    bad(`one count moved from "${first}" to "${second}"`, (h) => {
+      h.params.nonzero[first] -= 1;
+      h.params.nonzero[second] += 1;
+    });
+    bad('counts swapped', (h) => ([h.params.nonzero[first], h.params.nonzero[second]] = [counts[second], counts[first]]));
+  }
+  for (const v of ['-1', '0.5', '1e999', '"1"', 'null', '[]', '{}', '9007199254740993']) bad(`nonzero["${first}"] = ${v}`, (h) => (h.params.nonzero[first] = RAW), v);
+  bad(`nonzero["${first}"] missing`, (h) => delete h.params.nonzero[first]);
+  bad('nonzero with an extra layer', (h) => (h.params.nonzero.extra = 0));
+  bad('nonzero with only "__proto__"', (h) => (h.params.nonzero = JSON.parse(`{"__proto__":${counts[first]}}`)));
+  bad('nonzero missing', (h) => delete h.params.nonzero);
+  for (const v of ['[]', 'null', '5', '"x"']) bad(`nonzero = ${v}`, (h) => (h.params.nonzero = RAW), v);
+  for (const v of ['false', '"true"', '1', 'null']) bad(`denseSparse = ${v}`, (h) => (h.params.denseSparse = RAW), v);
+  bad('denseSparse missing', (h) => delete h.params.denseSparse);
+  bad('denseSparse and nonzero missing', (h) => {
+    delete h.params.denseSparse;
+    delete h.params.nonzero;
+  });
+}
+
 /** Edits of the JSON header, the file rebuilt around the same parameter bytes (checksum valid). */
 /**
  * `deep`: also the (slow to parse) deeply nested values; `absurd`: the absurd dimensions (they do
@@ -465,7 +624,7 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
   const dense = layers.findIndex((l) => l.kind === 'dense');
   const softmax = layers.findIndex((l) => l.kind === 'softmax');
   const encoding: DenseEncoding = b.header.params.denseEncoding;
-  const rebuild = (text: string, pad?: string, align?: boolean): Uint8Array => assemble(headerBytes(text, pad, align), b.paramBytes);
+  const rebuild = (text: string, pad?: string, align?: boolean): Uint8Array => assemble(headerBytes(text, pad, align), b.paramBytes, b.version);
 
   /** An edit; accepted only when `valid`, then decoding to the edited spec and meta with the same parameters. */
   const edit = (kind: string, what: string, change: (h: Json) => void, valid = false, raw?: string): void => {
@@ -474,8 +633,8 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
     const bytes = rebuild(withRaw(h, raw));
     let expect: Expectation = 'reject';
     if (valid) {
-      const params = referenceParams(bytes);
-      expect = { spec: h.spec, meta: { ...h.meta, denseEncoding: h.params.denseEncoding }, params };
+      const params = validParams(bytes);
+      expect = { spec: h.spec, meta: { ...h.meta, denseEncoding: h.params.denseEncoding, ...(b.sparse ? { denseSparse: true } : {}) }, params };
     }
     sink({ kind, what: `${b.name} ${what}`, bytes, expect });
   };
@@ -574,8 +733,19 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
     h.meta.note = { any: ['thing'] };
   });
   same('unknown layer field', (h) => (h.spec.layers[dense].comment = 'kept as is'));
-  // Dense layer names key the int8 scales: renaming one is valid unless the weights are int8.
-  edit(encoding === 'int8' ? 'shape' : 'spec-edit-valid', 'dense renamed', (h) => (h.spec.layers[dense].name = 'renamed-dense'), encoding !== 'int8');
+  // Dense layer names key the int8 scales and the sparse counts: renaming one is valid unless the
+  // weights are int8 or sparse.
+  const keyed = encoding === 'int8' || b.sparse;
+  edit(keyed ? 'shape' : 'spec-edit-valid', 'dense renamed', (h) => (h.spec.layers[dense].name = 'renamed-dense'), !keyed);
+  if (b.sparse) {
+    const name = layers[dense].name;
+    edit('spec-edit-valid', 'dense renamed with its count', (h) => {
+      h.spec.layers[dense].name = 'renamed-dense';
+      h.params.nonzero = renamedKey(h.params.nonzero, name, 'renamed-dense');
+      if (h.params.scales) h.params.scales = renamedKey(h.params.scales, name, 'renamed-dense');
+    }, true);
+    sparseCases(b, edit);
+  }
 
   if (encoding === 'int8') {
     const name = layers[dense].name;
@@ -594,8 +764,8 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
     // A layer named "__proto__" is just a name: its scale is an own property of the parsed JSON.
     edit('int8-scale', `dense layer and scale named "__proto__"`, (h) => {
       h.spec.layers[dense].name = '__proto__';
-      const others = Object.entries(h.params.scales).filter(([n]) => n !== name);
-      h.params.scales = JSON.parse(`{${[['__proto__', scale], ...others].map(([n, v]) => `${JSON.stringify(n)}:${v}`).join(',')}}`);
+      h.params.scales = renamedKey(h.params.scales, name, '__proto__');
+      if (h.params.nonzero) h.params.nonzero = renamedKey(h.params.nonzero, name, '__proto__');
     }, true);
     edit('int8-scale', `dense layer named "__proto__", scale still under the old name`, (h) => (h.spec.layers[dense].name = '__proto__'));
     edit('int8-scale', `dense layer named "toString", scale still under the old name`, (h) => (h.spec.layers[dense].name = 'toString'));
@@ -639,7 +809,7 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
   // Malformed JSON, lengths and checksum consistent.
   const text = JSON.stringify(b.header);
   const bad = (what: string, t: string | Uint8Array, pad = ' '): void => {
-    const bytes = assemble(typeof t === 'string' ? headerBytes(t, pad) : t, b.paramBytes);
+    const bytes = assemble(typeof t === 'string' ? headerBytes(t, pad) : t, b.paramBytes, b.version);
     sink({ kind: 'malformed-json', what: `${b.name} ${what}`, bytes, expect: 'reject' });
   };
   for (let k = 0; k < 20; k++) {
@@ -694,7 +864,7 @@ function headerCases(b: Base, rng: Random, sink: (c: Case) => void, { deep, absu
     sink({
       kind: 'equivalent-header',
       what: `${b.name} ${what}`,
-      bytes: typeof t === 'string' ? rebuild(t, pad, align) : assemble(t, b.paramBytes),
+      bytes: typeof t === 'string' ? rebuild(t, pad, align) : assemble(t, b.paramBytes, b.version),
       expect: b.expected,
     });
   };
@@ -729,7 +899,11 @@ describe('decodeModel under fuzzing', () => {
       makeBase('tiny/float32', withNonZeroBiases(tinySpec(), 13), 'float32'),
       makeBase('tiny/float16', withNonZeroBiases(tinySpec(), 14), 'float16'),
       makeBase('tiny/int8', withNonZeroBiases(tinySpec(), 15), 'int8'),
+      makeBase('tiny/float32+sparse', pruneDense(withNonZeroBiases(tinySpec(), 16), 0.5).model, 'float32', true),
+      makeBase('tiny/float16+sparse', pruneDense(withNonZeroBiases(tinySpec(), 17), 0.3).model, 'float16', true),
+      makeBase('tiny/int8+sparse', pruneDense(withNonZeroBiases(tinySpec(), 18), 0.7).model, 'int8', true),
       makeBase('classic/float32', { spec: classic, params: initParams(classic, 11) }, 'float32'),
+      makeBase('classic/int8+sparse', pruneDense({ spec: classic, params: initParams(classic, 19) }, 0.5).model, 'int8', true),
       makeBase('classic/int8', { spec: classic, params: initParams(classic, 12) }, 'int8'),
     ];
 
@@ -839,7 +1013,7 @@ describe('decodeModel under fuzzing', () => {
     // The accepted files are exactly the valid-by-construction ones (checked file by file above);
     // the positive controls really were accepted, so the comparisons ran.
     for (const [kind, t] of tally) expect(t.accepted, kind).toBe(t.valid);
-    for (const kind of ['identity', 'equivalent-header', 'spec-edit-valid', 'param-edge', 'param-bitflip+crc', 'int8-scale']) {
+    for (const kind of ['identity', 'equivalent-header', 'spec-edit-valid', 'param-edge', 'param-bitflip+crc', 'int8-scale', 'sparse-mask-moved']) {
       expect(tally.get(kind)?.accepted ?? 0, kind).toBeGreaterThan(0);
     }
     // Milliseconds per file, and the whole run bounded. CPU time, so that other processes on a

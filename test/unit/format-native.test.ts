@@ -9,6 +9,7 @@ import {
   ModelFileError,
   toFloat16Bits,
 } from '../../src/engine/format/native.ts';
+import { pruneDense } from '../../src/engine/compress.ts';
 import { initParams } from '../../src/engine/init.ts';
 import { ModelError, inferShapes } from '../../src/engine/shapes.ts';
 import type { Model, ModelSpec } from '../../src/engine/spec.ts';
@@ -52,7 +53,7 @@ function parts(file: Uint8Array) {
 }
 
 /** Assembles a file as a (possibly faulty) writer would, with a correct checksum from zlib. */
-function assemble(headerBytes: Uint8Array, params: Uint8Array, version = FORMAT_VERSION): Uint8Array {
+function assemble(headerBytes: Uint8Array, params: Uint8Array, version = 1): Uint8Array {
   const out = new Uint8Array(20 + headerBytes.length + params.length + 4);
   const view = new DataView(out.buffer);
   out.set([0x89, 0x43, 0x4e, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -137,7 +138,7 @@ describe('encodeModel / decodeModel', () => {
     expect(encodeModel(back, backMeta)).toEqual(file);
     // The layout the format documents: version, 4-byte aligned header, float32 params in order.
     const p = parts(file);
-    expect(p.version).toBe(FORMAT_VERSION);
+    expect(p.version).toBe(1);
     expect(p.headerBytes.length % 4).toBe(0);
     expect(p.params.length).toBe(model.params.length * 4);
     expect(new DataView(p.params.buffer, p.params.byteOffset).getFloat32(8, true)).toBe(model.params[2]);
@@ -342,5 +343,174 @@ describe('decodeModel on damaged or hostile files', () => {
     expect(decodeError(assemble(json({ ...header, spec: huge }), params)).message).toBe(
       'header.spec: input: 512×512×3 exceeds the limit 256×256×4',
     );
+  });
+});
+
+describe('sparse dense weights (format version 2)', () => {
+  /** smallModel pruned to 50 % in each dense layer, with a −0 kept among the survivors' places. */
+  function pruned(): Model {
+    const { model } = pruneDense(smallModel(), 0.5);
+    const d1 = inferShapes(model.spec).layers[2];
+    // The largest-magnitude weight of d1 survives pruning; put −0 in a pruned place instead.
+    const zeroAt = Array.from(model.params.subarray(d1.paramOffset, d1.paramOffset + 96)).findIndex((v) => v === 0);
+    model.params[d1.paramOffset + zeroAt] = -0;
+    return model;
+  }
+  const info = inferShapes(smallSpec());
+  const dense = info.layers.filter((l) => l.kind === 'dense');
+  const weightsOf = (l: (typeof dense)[number]) => (l.kind === 'dense' ? l.inSize * l.units : 0);
+  const isDenseWeight = (i: number) => dense.some((l) => i >= l.paramOffset && i < l.paramOffset + weightsOf(l));
+
+  /** Reads the parameter bytes of a sparse file without the decoder: per dense layer, bitmask then values. */
+  function independentRead(file: Uint8Array, bytesPerValue: number, value: (view: DataView, at: number, layer: string) => number): Float32Array {
+    const p = parts(file);
+    const view = new DataView(p.params.buffer, p.params.byteOffset, p.params.byteLength);
+    const out = new Float32Array(info.paramCount);
+    let at = 0;
+    let i = 0;
+    while (i < info.paramCount) {
+      const l = dense.find((d) => d.paramOffset === i);
+      if (!l) {
+        out[i++] = view.getFloat32(at, true);
+        at += 4;
+        continue;
+      }
+      const n = weightsOf(l);
+      const mask = p.params.subarray(at, at + Math.ceil(n / 8));
+      at += mask.length;
+      for (let j = 0; j < n; j++, i++) {
+        if (mask[j >> 3] & (1 << (j & 7))) {
+          out[i] = value(view, at, l.name);
+          at += bytesPerValue;
+        }
+      }
+    }
+    expect(at).toBe(p.params.length);
+    return out;
+  }
+
+  it('float32: round trip bit for bit (−0 included), version 2, header counts and layout as documented', () => {
+    const model = pruned();
+    const meta = { name: 'sparse', created: '2024-05-01T12:00:00.000Z' };
+    const file = encodeModel(model, meta, { denseSparse: true });
+    const { model: back, meta: backMeta } = decodeModel(file);
+    expect(back.spec).toEqual(model.spec);
+    expect(Array.from(bits(back.params))).toEqual(Array.from(bits(model.params)));
+    expect(backMeta).toEqual({ ...meta, denseEncoding: 'float32', denseSparse: true });
+    expect(encodeModel(back, backMeta, { denseSparse: true })).toEqual(file);
+    const p = parts(file);
+    expect(p.version).toBe(2);
+    expect(p.header.params.denseSparse).toBe(true);
+    for (const l of dense) {
+      const w = model.params.subarray(l.paramOffset, l.paramOffset + weightsOf(l));
+      expect(p.header.params.nonzero[l.name], l.name).toBe(w.filter((v) => !Object.is(v, 0)).length);
+    }
+    const read = independentRead(file, 4, (view, at) => view.getFloat32(at, true));
+    expect(Array.from(bits(read))).toEqual(Array.from(bits(model.params)));
+  });
+
+  it('float16 and int8: within the dense encodings’ error bounds; zeros stay exactly zero', () => {
+    const model = pruned();
+    for (const encoding of ['float16', 'int8'] as const) {
+      const file = encodeModel(model, {}, { denseEncoding: encoding, denseSparse: true });
+      const { model: back, meta } = decodeModel(file);
+      expect(meta).toMatchObject({ denseEncoding: encoding, denseSparse: true });
+      const header = parts(file).header;
+      // The same values as the dense file of that encoding gives.
+      const whole = decodeModel(encodeModel(model, {}, { denseEncoding: encoding })).model;
+      expect(Array.from(bits(back.params))).toEqual(Array.from(bits(whole.params)));
+      const independent =
+        encoding === 'int8'
+          ? independentRead(file, 1, (view, at, layer) => view.getInt8(at) * header.params.scales[layer])
+          : independentRead(file, 2, (view, at) => fromFloat16Bits(view.getUint16(at, true)));
+      expect(Array.from(bits(independent))).toEqual(Array.from(bits(back.params)));
+      for (let i = 0; i < model.params.length; i++) {
+        const v = model.params[i];
+        if (!isDenseWeight(i)) expect(back.params[i], `${encoding} [${i}]`).toBe(v);
+        // Exactly zero (int8 has no −0; float16 keeps the sign of the one −0).
+        else if (v === 0) expect(Math.abs(back.params[i]), `${encoding} zero [${i}]`).toBe(0);
+        else {
+          const layer = dense.find((l) => i >= l.paramOffset && i < l.paramOffset + weightsOf(l))!;
+          const bound = encoding === 'int8' ? header.params.scales[layer.name] / 2 + 1e-9 : Math.abs(v) * 2 ** -11 + 2 ** -25;
+          expect(Math.abs(back.params[i] - v), `${encoding} [${i}]`).toBeLessThanOrEqual(bound);
+        }
+      }
+    }
+  });
+
+  it('at 50 % sparsity the file is smaller than with whole dense weights, by the documented sizes', () => {
+    const model = pruneDense(smallModel(), 0.5).model;
+    const stored = dense.map((l) => model.params.subarray(l.paramOffset, l.paramOffset + weightsOf(l)).filter((v) => v !== 0).length);
+    const others = info.paramCount - dense.reduce((s, l) => s + weightsOf(l), 0);
+    for (const [encoding, size] of [['float32', 4], ['float16', 2], ['int8', 1]] as const) {
+      const sparse = encodeModel(model, {}, { denseEncoding: encoding, denseSparse: true });
+      const whole = encodeModel(model, {}, { denseEncoding: encoding });
+      expect(sparse.length, encoding).toBeLessThan(whole.length);
+      const expected = others * 4 + dense.reduce((s, l, k) => s + Math.ceil(weightsOf(l) / 8) + stored[k] * size, 0);
+      expect(parts(sparse).params.length, encoding).toBe(expected);
+    }
+  });
+
+  it('without the option files stay version 1, and a decoded meta does not carry sparseness into them', () => {
+    const model = pruned();
+    const meta = { created: '2024-05-01T12:00:00.000Z' };
+    const plain = encodeModel(model, meta);
+    expect(parts(plain).version).toBe(1);
+    expect(Object.keys(parts(plain).header.params)).toEqual(['count', 'denseEncoding']);
+    expect(encodeModel(model, { ...meta, denseSparse: true })).toEqual(plain);
+    expect(encodeModel(model, meta, { denseSparse: false })).toEqual(plain);
+    expect(decodeModel(plain).meta.denseSparse).toBeUndefined();
+  });
+
+  describe('refused with the field and the numbers', () => {
+    const model = pruneDense(smallModel(), 0.5).model;
+    const file = encodeModel(model, { created: '2024-05-01T00:00:00.000Z' }, { denseSparse: true });
+    const { header, params } = parts(file);
+    const [d1, d2] = dense;
+    const [d1Weights, d2Weights] = [weightsOf(d1), weightsOf(d2)];
+    const d1Stored = header.params.nonzero.d1;
+    const withParams = (p: Record<string, unknown>, version = 2, body = params) => assemble(json({ ...header, params: { ...header.params, ...p } }), body, version);
+
+    it('version and flag must agree', () => {
+      expect(decodeError(assemble(json(header), params, 1)).message).toBe('header.params.denseSparse: sparse dense weights need format version 2, but the file is version 1');
+      expect(decodeError(withParams({ denseSparse: false })).message).toBe(
+        'header.params.denseSparse: a version 2 file stores dense weights sparsely and must say true, got false',
+      );
+      const whole = parts(encodeModel(model, {}));
+      expect(decodeError(assemble(whole.headerBytes, whole.params, 2)).message).toMatch(/^header\.params\.denseSparse: .* must say true, got nothing$/);
+      expect(decodeError(assemble(json(header), params, 3)).message).toBe('made by a newer version (file version 3, this app reads up to 2)');
+      expect(FORMAT_VERSION).toBe(2);
+    });
+
+    it('stored counts: type, range, names', () => {
+      expect(decodeError(withParams({ nonzero: [1, 2] })).message).toBe('header.params.nonzero: expected an object, got an array');
+      expect(decodeError(withParams({ nonzero: { d2: 9 } })).message).toBe(`header.params.nonzero["d1"]: expected an integer 0..${d1Weights} (the weights of dense layer "d1"), got nothing`);
+      expect(decodeError(withParams({ nonzero: { ...header.params.nonzero, d1: d1Weights + 1 } })).message).toMatch(new RegExp(`nonzero\\["d1"\\]: expected an integer 0\\.\\.${d1Weights} .*, got ${d1Weights + 1}$`));
+      expect(decodeError(withParams({ nonzero: { ...header.params.nonzero, d1: 1.5 } })).message).toMatch(/got 1\.5$/);
+      expect(decodeError(withParams({ nonzero: { ...header.params.nonzero, extra: 0 } })).message).toBe('header.params.nonzero: "extra" is not a dense layer of the spec');
+    });
+
+    it('sizes are checked against the counts before anything is read', () => {
+      const msg = decodeError(withParams({ nonzero: { ...header.params.nonzero, d1: d1Stored + 1 } })).message;
+      expect(msg).toBe(
+        `parameters: the file has ${params.length} bytes, but ${info.paramCount} parameters with dense weights as float32, sparse (${d1Stored + 1 + header.params.nonzero.d2} of ${d1Weights + d2Weights} stored) need ${params.length + 4}`,
+      );
+    });
+
+    it('the bitmask popcount must match the count, and bits past the last weight must be 0', () => {
+      // One stored weight moved from d1's count to d2's: the same total size, the masks disagree.
+      const shifted = withParams({ nonzero: { d1: d1Stored - 1, d2: header.params.nonzero.d2 + 1 } });
+      expect(decodeError(shifted).message).toBe(`dense "d1": the bitmask marks ${d1Stored} stored weights, but header.params.nonzero["d1"] says ${d1Stored - 1}`);
+      // d2 has 6·3 = 18 weights: 3 mask bytes, the last 6 bits spare. Set one, count it, and
+      // add 4 bytes so that the sizes agree; only the spare bit is wrong.
+      expect(d2Weights).toBe(18);
+      const d2Mask = d1.paramOffset * 4 + Math.ceil(d1Weights / 8) + d1Stored * 4 + d1.units * 4;
+      expect(d2Mask).toBe(d2.paramOffset * 4 - d1Weights * 4 + Math.ceil(d1Weights / 8) + d1Stored * 4);
+      const body = new Uint8Array(params.length + 4);
+      body.set(params);
+      body[d2Mask + 2] |= 0x80;
+      const bytes = withParams({ nonzero: { ...header.params.nonzero, d2: header.params.nonzero.d2 + 1 } }, 2, body);
+      expect(decodeError(bytes).message).toBe(`dense "d2": bits past its 18 weights are set in the bitmask's last byte (0x${body[d2Mask + 2].toString(16).padStart(2, '0')})`);
+    });
   });
 });
