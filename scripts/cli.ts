@@ -1,18 +1,20 @@
-// The command-line tool: train, evaluate, predict, few-shot retraining and model info, on the
-// engine's CPU backend. Run as `npm run cli -- <command> [options]`; `--help` lists commands.
+// The command-line tool: train, evaluate, predict, few-shot retraining, model info and dense-layer
+// compression, on the engine's CPU backend. Run as `npm run cli -- <command> [options]`; `--help` lists commands.
 //
 // Output contract (documented in the README's "Command-line tool" section): results go to stdout
-// as JSON (one object, or one array per line for predict; `info` prints text unless --json);
+// as JSON (one object, or one array per line for predict; `info` / `inspect` print text unless
+// --json);
 // progress goes to stderr; every failure is one line `error: …` on stderr with exit code 2 for
 // bad usage and 1 for anything else (missing or malformed files, models that do not fit).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { centerCropResize } from '../src/camera/center-crop-resize.ts';
+import { denseSparsity, pruneDense } from '../src/engine/compress.ts';
 import { evaluate, fit, type Dataset, type EpochReport } from '../src/engine/fit.ts';
 import { featureSize, headLayerIndex, replaceHead, trainHead } from '../src/engine/fewshot.ts';
-import { DENSE_ENCODINGS, type DenseEncoding, type ModelMeta, type TrainingSummary } from '../src/engine/format/native.ts';
+import { DENSE_ENCODINGS, encodeModel, type DenseEncoding, type ModelMeta, type TrainingSummary } from '../src/engine/format/native.ts';
 import { initParams } from '../src/engine/init.ts';
 import { Random } from '../src/engine/random.ts';
 import { COLOUR_BINS, FEATURE_CHOICES, readoutFor, type FeatureChoice } from '../src/engine/readout.ts';
@@ -626,20 +628,27 @@ function runConvert(o: Record<string, string | boolean | undefined>, io: CliIO):
   writeJson(io, { in: input, out, format: modelFormatOf(out), bytes, params: model.params.length, encoding });
 }
 
+/**
+ * `info` and `inspect` (the same output): the file, the input, the labels, the per-layer table
+ * and the training summary, as text or as one JSON object.
+ */
 function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): void {
   const { model, meta, format, path } = readModel(o);
   const info = validateModel(model.spec, model.params);
   const { input } = model.spec;
   const bytes = readFileSync(path).length;
+  const sparsity = denseSparsity(model);
   const layers = info.layers.map((l) => ({
     index: l.index,
     name: l.name,
     kind: l.kind,
     output: [l.out.h, l.out.w, l.out.c],
+    outputShape: [l.out.h, l.out.w, l.out.c],
     params: l.paramCount,
     macs: l.kind === 'conv2d' || l.kind === 'dense' ? l.macs : 0,
     details: layerDetails(l),
   }));
+  const storage = `${meta.denseEncoding ?? 'float32'}${meta.denseSparse ? ', sparse' : ''}`;
   if (o.json) {
     writeJson(io, {
       file: path,
@@ -648,6 +657,8 @@ function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): vo
       name: meta.name ?? null,
       created: meta.created ?? null,
       denseEncoding: meta.denseEncoding ?? 'float32',
+      denseSparse: meta.denseSparse === true,
+      denseSparsity: { weights: sparsity.weights, zeros: sparsity.zeros, fraction: sparsity.fraction },
       input: { height: input.height, width: input.width, channels: input.channels, mean: Array.from(info.mean), std: Array.from(info.invStd, (v) => round(1 / v)) },
       labels: model.spec.labels,
       layers,
@@ -659,11 +670,15 @@ function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): vo
   }
   const lines: string[] = [];
   const list = (a: ArrayLike<number>) => `[${Array.from(a, (v) => round(v, 4)).join(', ')}]`;
-  lines.push(`model     ${path} (${format}, ${thousands(bytes)} bytes, dense weights ${meta.denseEncoding ?? 'float32'})`);
+  lines.push(`model     ${path} (${format}, ${thousands(bytes)} bytes, dense weights ${storage})`);
   if (meta.name) lines.push(`name      ${meta.name}`);
   if (meta.created) lines.push(`created   ${meta.created}`);
   lines.push(`input     ${shapeText(info.input)} bytes, normalised (x − mean) / std, mean ${list(info.mean)}, std ${list(Array.from(info.invStd, (v) => 1 / v))}`);
   lines.push(`labels    ${model.spec.labels.length}: ${model.spec.labels.join(', ')}`);
+  if (sparsity.zeros > 0) {
+    const perLayer = sparsity.perLayer.map((l) => `${l.name} ${percent(l.zeroed / l.weights)}`).join(', ');
+    lines.push(`sparsity  ${thousands(sparsity.zeros)} of ${thousands(sparsity.weights)} dense weights are zero (${percent(sparsity.fraction)}: ${perLayer})`);
+  }
   lines.push('');
   const header = ['#', 'name', 'kind', 'output', 'params', 'mult-adds', 'details'];
   const rows = layers.map((l) => [String(l.index), l.name, l.kind, l.output.join('×'), thousands(l.params), thousands(l.macs), l.details]);
@@ -690,6 +705,68 @@ function runInfo(o: Record<string, string | boolean | undefined>, io: CliIO): vo
     }
   }
   io.out(`${lines.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// compress
+
+async function runCompress(o: Record<string, string | boolean | undefined>, io: CliIO): Promise<void> {
+  const out = required(o, 'out', 'compress');
+  const rawSparsity = required(o, 'sparsity', 'compress');
+  const sparsity = Number(rawSparsity);
+  if (rawSparsity.trim() === '' || !Number.isFinite(sparsity) || sparsity < 0 || sparsity >= 1) {
+    throw new UsageError(`--sparsity: expected a number ≥ 0 and < 1 (the share of each dense layer's weights set to 0), got ${JSON.stringify(rawSparsity)}`);
+  }
+  if (o.encoding !== undefined && !DENSE_ENCODINGS.includes(o.encoding as DenseEncoding)) {
+    throw new UsageError(`--encoding: expected one of ${DENSE_ENCODINGS.join(', ')}, got ${JSON.stringify(o.encoding)}`);
+  }
+  if (extname(out).toLowerCase() !== '.cnn') throw new UsageError(`--out: sparse dense weights are written as .cnn files, got ${JSON.stringify(out)}`);
+  const layerNames = typeof o.layers === 'string' ? o.layers.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (layerNames?.length === 0) throw new UsageError(`--layers: expected dense layer names separated by commas, got ${JSON.stringify(o.layers)}`);
+
+  const { model, meta, format, path } = readModel(o);
+  const info = validateModel(model.spec, model.params);
+  const encoding = (o.encoding as DenseEncoding | undefined) ?? meta.denseEncoding ?? 'float32';
+  let pruned: ReturnType<typeof pruneDense>;
+  try {
+    pruned = pruneDense(model, sparsity, { layers: layerNames });
+  } catch (e) {
+    // The sparsity was checked above: what is left is a --layers name that is not a dense layer.
+    if (e instanceof RangeError) throw new UsageError(`--layers: ${e.message.replace(/^pruneDense: /, '')}`);
+    throw e;
+  }
+  // Read the dataset before writing anything, so a bad --data leaves no file behind.
+  let aligned: LoadedDataset | null = null;
+  if (o.data !== undefined) {
+    const ds = readDataset(o, 'compress');
+    checkInput(info, ds, 'compress');
+    aligned = alignLabels(ds, model.spec.labels, io);
+  }
+  const { created: _created, ...keptMeta } = meta;
+  const bytes = saveModelFile(out, pruned.model, keptMeta, { denseEncoding: encoding, denseSparse: true });
+  // A model.json has no one file size: compare with the .cnn it would make (float32 dense weights).
+  const originalBytes = format === 'cnn' ? statSync(path).size : encodeModel(model, meta).length;
+  let accuracyBefore: number | null = null;
+  let accuracyAfter: number | null = null;
+  if (aligned) {
+    const kernels = await cpuKernels();
+    accuracyBefore = evaluate(model, aligned, kernels).accuracy;
+    // The compressed model as a reader gets it from the file: quantised, zeros and all.
+    accuracyAfter = evaluate(loadModelFile(out).model, aligned, kernels).accuracy;
+  }
+  writeJson(io, {
+    out,
+    bytes,
+    originalBytes,
+    sparsity,
+    encoding,
+    denseWeights: pruned.denseWeights,
+    zeroed: pruned.zeroed,
+    perLayer: pruned.perLayer,
+    accuracyBefore,
+    accuracyAfter,
+    count: aligned ? aligned.count : null,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -839,8 +916,44 @@ Prints one JSON object: {"in", "out", "format", "bytes", "params", "encoding"}`,
     usage: 'info [--model <model.cnn>] [--json]',
     options: { model: { type: 'string' }, ...TFJS_FLAGS, json: { type: 'boolean' } },
     help: `${MODEL_OPTION}
-  --json                one JSON object instead of text`,
+  --json                one JSON object instead of text (the same as inspect --json)`,
     run: runInfo,
+  },
+  inspect: {
+    summary: 'the per-layer table: output shape, parameters, multiply-adds (as info)',
+    usage: 'inspect [--model <model.cnn>] [--json]',
+    options: { model: { type: 'string' }, ...TFJS_FLAGS, json: { type: 'boolean' } },
+    help: `${MODEL_OPTION}
+  --json                one JSON object instead of text:
+                        {"layers": [{"index", "name", "kind", "outputShape": [h, w, c], "output",
+                        "params", "macs", "details"}], "params", "macs", "input", "labels",
+                        "training", "denseEncoding", "denseSparse", "denseSparsity", …}`,
+    run: runInfo,
+  },
+  compress: {
+    summary: 'prune the dense layers to a sparsity, store them sparsely; size and accuracy change',
+    usage: 'compress [--model <model.cnn>] --sparsity S --out <model.cnn> [--encoding E] [--layers L] [--data <dataset> [--classes C]]',
+    options: {
+      model: { type: 'string' }, ...TFJS_FLAGS,
+      sparsity: { type: 'string' },
+      out: { type: 'string' },
+      encoding: { type: 'string' },
+      layers: { type: 'string' },
+      data: { type: 'string' },
+      classes: { type: 'string' },
+    },
+    help: `${MODEL_OPTION}
+  --sparsity S          share of each dense layer's weights set to 0, smallest |w| first
+                        (0 ≤ S < 1; biases and conv layers are untouched)
+  --out <file.cnn>      where to write the compressed model (dense weights stored sparsely)
+  --encoding E          dense weights as float32, float16 or int8 (default: the model's own)
+  --layers L            prune only these dense layers (names, comma-separated; default all)
+${DATA_OPTION}
+                        with --data: accuracy of the model and of the file written, as eval
+Prints one JSON object: {"out", "bytes", "originalBytes", "sparsity", "encoding",
+  "denseWeights", "zeroed", "perLayer", "accuracyBefore", "accuracyAfter", "count"}
+(accuracies and count null without --data)`,
+    run: runCompress,
   },
 };
 

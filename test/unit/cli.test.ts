@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseShots, DEFAULT_MODEL, main } from '../../scripts/cli.ts';
+import { pruneDense } from '../../src/engine/compress.ts';
 import { decodeModel } from '../../src/engine/format/native.ts';
-import { inferShapes } from '../../src/engine/shapes.ts';
+import { inferShapes, validateModel } from '../../src/engine/shapes.ts';
 import { CpuSession } from '../../src/engine/session.ts';
 import { createCpuKernels } from '../../src/engine/wasm/load.ts';
 import { loadDataset, subsetByClasses } from '../../src/node/dataset.ts';
@@ -297,6 +298,86 @@ describe('cli', () => {
     expect(j.training.history).toHaveLength(2);
   });
 
+  it('inspect --json: one object with every layer\'s output shape, parameters and multiply-adds, the same as info --json', async () => {
+    const r = await cli('inspect', '--model', model, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    const { model: m } = decodeModel(new Uint8Array(readFileSync(model)));
+    const info = validateModel(m.spec, m.params);
+    for (const key of ['layers', 'params', 'macs', 'input', 'labels', 'training', 'denseEncoding', 'denseSparse', 'denseSparsity']) expect(j, key).toHaveProperty(key);
+    expect(j.params).toBe(info.paramCount);
+    expect(j.macs).toBe(info.macs);
+    expect(j.layers).toHaveLength(info.layers.length);
+    info.layers.forEach((l, i) => {
+      const got = j.layers[i];
+      expect(got.index).toBe(i);
+      expect(got.name).toBe(l.name);
+      expect(got.kind).toBe(l.kind);
+      expect(got.outputShape).toEqual([l.out.h, l.out.w, l.out.c]);
+      expect(got.output).toEqual(got.outputShape);
+      expect(got.params).toBe(l.paramCount);
+      expect(got.macs).toBe(l.kind === 'conv2d' || l.kind === 'dense' ? l.macs : 0);
+    });
+    expect(j.denseEncoding).toBe('float32');
+    expect(j.denseSparse).toBe(false);
+    expect(j.denseSparsity).toEqual({ weights: 1280, zeros: 0, fraction: 0 });
+    // info and inspect print the same, as JSON and as text.
+    expect((await cli('info', '--model', model, '--json')).out).toBe(r.out);
+    const text = await cli('inspect', '--model', model);
+    expect(text.out).toBe((await cli('info', '--model', model)).out);
+    expect(text.out).toMatch(/^ +total +2,098 +93,440$/m);
+    expect(text.out).not.toMatch(/^sparsity/m);
+  });
+
+  it('compress: prunes the dense layer, writes it sparse and smaller; its parameters are pruneDense\'s; accuracies as eval gives them', async () => {
+    const out = join(tmp, 'pruned.cnn');
+    const r = await cli('compress', '--model', model, '--sparsity', '0.5', '--out', out);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(['out', 'bytes', 'originalBytes', 'sparsity', 'encoding', 'denseWeights', 'zeroed', 'perLayer', 'accuracyBefore', 'accuracyAfter', 'count']);
+    const original = decodeModel(new Uint8Array(readFileSync(model)));
+    const written = readFileSync(out);
+    expect(j).toMatchObject({ out, bytes: written.length, originalBytes: readFileSync(model).length, sparsity: 0.5, encoding: 'float32', denseWeights: 1280, zeroed: 640 });
+    expect(j).toMatchObject({ accuracyBefore: null, accuracyAfter: null, count: null });
+    expect(j.bytes).toBeLessThan(j.originalBytes);
+    const back = decodeModel(new Uint8Array(written));
+    expect(back.meta.denseSparse).toBe(true);
+    expect(back.meta.name).toBe(original.meta.name);
+    expect(Array.from(back.model.params)).toEqual(Array.from(pruneDense(original.model, 0.5).model.params));
+
+    // int8 and --data: the accuracies are eval's on the original and on the file written.
+    const out8 = join(tmp, 'pruned8.cnn');
+    const q = JSON.parse((await cli('compress', '--model', model, '--sparsity', '0.5', '--encoding', 'int8', '--out', out8, '--data', data)).out);
+    expect(q).toMatchObject({ encoding: 'int8', count: N });
+    expect(q.bytes).toBeLessThan(j.bytes);
+    expect(q.accuracyBefore).toBe(JSON.parse((await cli('eval', '--model', model, '--data', data)).out).accuracy);
+    expect(q.accuracyAfter).toBe(JSON.parse((await cli('eval', '--model', out8, '--data', data)).out).accuracy);
+    const i = JSON.parse((await cli('inspect', '--model', out8, '--json')).out);
+    expect(i).toMatchObject({ denseEncoding: 'int8', denseSparse: true });
+    expect(i.denseSparsity.zeros).toBeGreaterThanOrEqual(640);
+    expect((await cli('info', '--model', out8)).out).toMatch(/^model .*dense weights int8, sparse\)$/m);
+    expect((await cli('info', '--model', out8)).out).toMatch(/^sparsity {2}\d+ of 1,280 dense weights are zero \(\d+\.\d%: fc \d+\.\d%\)$/m);
+    // The model's own encoding is the default: the int8 file compressed again stays int8.
+    const again = JSON.parse((await cli('compress', '--model', out8, '--sparsity', '0', '--out', join(tmp, 'again.cnn'))).out);
+    expect(again.encoding).toBe('int8');
+  });
+
+  it('compress: bad usage exits 2 naming the value, and writes nothing', async () => {
+    const out = join(tmp, 'never.cnn');
+    expectOneLineError(await cli('compress', '--model', model, '--sparsity', '0.5'), 2, /compress: --out is required/);
+    expectOneLineError(await cli('compress', '--model', model, '--out', out), 2, /compress: --sparsity is required/);
+    for (const v of ['1', '-0.1', '1.5', 'half', ' ', 'NaN', 'Infinity']) {
+      const r = await cli('compress', '--model', model, `--sparsity=${v}`, '--out', out);
+      expectOneLineError(r, 2, /--sparsity: expected a number ≥ 0 and < 1 /);
+      expect(r.err.trimEnd().endsWith(`got ${JSON.stringify(v)}`), r.err).toBe(true);
+    }
+    expectOneLineError(await cli('compress', '--model', model, '--sparsity', '0.5', '--encoding', 'bf16', '--out', out), 2, /--encoding: expected one of float32, float16, int8, got "bf16"/);
+    expectOneLineError(await cli('compress', '--model', model, '--sparsity', '0.5', '--out', join(tmp, 'never.json')), 2, /--out: sparse dense weights are written as \.cnn files, got ".*never\.json"/);
+    expectOneLineError(await cli('compress', '--model', model, '--sparsity', '0.5', '--layers', 'c1,fc9', '--out', out), 2, /--layers: "c1" \(conv2d\), "fc9" are not dense layers of this model \(dense layers: fc\)/);
+    expectOneLineError(await cli('compress', '--model', model, '--sparsity', '0.5', '--out', out, '--data', join(tmp, 'missing')), 1, /missing: no such file or folder/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('errors: one line, exit code 2 for usage and 1 for bad files', async () => {
     expectOneLineError(await cli('bogus'), 2, /unknown command "bogus"/);
     expectOneLineError(await cli('eval', '--model', model, '--data', data, '--nope'), 2, /eval: Unknown option '--nope'/);
@@ -335,11 +416,11 @@ describe('cli', () => {
   it('--help lists the commands; <command> --help its options', async () => {
     const help = await cli('--help');
     expect(help.code).toBe(0);
-    for (const c of ['train', 'eval', 'predict', 'fewshot', 'convert', 'info']) expect(help.out).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['train', 'eval', 'predict', 'fewshot', 'convert', 'info', 'inspect', 'compress']) expect(help.out).toMatch(new RegExp(`^  ${c} `, 'm'));
     const train = await cli('train', '--help');
     expect(train.code).toBe(0);
     expect(train.out).toMatch(/--weight-decay W/);
-    expectOneLineError(await cli(), 2, /no command given \(commands: train, eval, predict, fewshot, convert, info; see --help\)/);
+    expectOneLineError(await cli(), 2, /no command given \(commands: train, eval, predict, fewshot, convert, info, inspect, compress; see --help\)/);
   });
 
   it('as a process: one-line errors and exit codes 1 and 2', () => {
