@@ -1,6 +1,7 @@
 // Backend choice for the engine: WebGL2 when it works here and agrees with the CPU, else the CPU,
 // with the reason kept for the UI. A lost GL context never costs a frame: frames are served by the
 // CPU from the moment of the loss until the context is restored, rebuilt and re-checked.
+import type { LayerTimes } from './inside.ts';
 import { CpuSession, type BackendName, type InferenceSession } from './session.ts';
 import { size3, type NetworkInfo } from './shapes.ts';
 import type { Model, ReadoutSpec } from './spec.ts';
@@ -117,6 +118,42 @@ export class EngineSession implements InferenceSession {
     }
     this.output.set(this.cpu.predict(bytes));
     return this.output;
+  }
+
+  predictInside(bytes: Uint8Array, maps: Float32Array): Float32Array {
+    if (this.current === 'webgl' && this.webgl) {
+      try {
+        this.output.set(this.webgl.predictInside(bytes, maps));
+        return this.output;
+      } catch (err) {
+        if (!(err instanceof WebglContextLostError)) throw err;
+        this.switchTo('cpu', `WebGL context lost (${err.message}); using the CPU until it is restored`);
+      }
+    }
+    this.output.set(this.cpu.predictInside(bytes, maps));
+    return this.output;
+  }
+
+  /** Compiles what predictInside draws on WebGL2 ahead of the first inside frame (no-op on the CPU). */
+  async prepareInside(): Promise<void> {
+    if (this.current !== 'webgl' || !this.webgl) return;
+    try {
+      await this.webgl.prepareInside();
+    } catch (err) {
+      if (!(err instanceof WebglContextLostError)) throw err;
+    }
+  }
+
+  timeLayers(bytes: Uint8Array, reps: number): LayerTimes {
+    if (this.current === 'webgl' && this.webgl) {
+      try {
+        return this.webgl.timeLayers(bytes, reps);
+      } catch (err) {
+        if (!(err instanceof WebglContextLostError)) throw err;
+        this.switchTo('cpu', `WebGL context lost (${err.message}); using the CPU until it is restored`);
+      }
+    }
+    return this.cpu.timeLayers(bytes, reps);
   }
 
   predictBatch(bytes: Uint8Array, n: number): Float32Array {

@@ -1,6 +1,7 @@
 // Inference sessions: batch-1 prediction with every buffer allocated at load, plus batched
 // prediction and feature extraction for many images.
 import { CpuNetwork, type KernelSet } from './cpu/network.ts';
+import { checkMaps, insideLayout, medianTimes, type InsideLayout, type LayerTimes } from './inside.ts';
 import { readoutForward } from './readout.ts';
 import { ModelError, resolveReadout, size3, validateModel, type NetworkInfo, type ReadoutInfo } from './shapes.ts';
 import type { Model, ReadoutSpec } from './spec.ts';
@@ -25,6 +26,13 @@ export interface InferenceSession {
    * [n, readout size] array; `readout` defaults to the model's own (see ReadoutSpec).
    */
   readoutFeatures(bytes: Uint8Array, n: number, readout?: ReadoutSpec): Float32Array;
+  /**
+   * predict, also writing every layer's output of the same pass (and a readout head's features)
+   * into `maps`, laid out as insideLayout(info) says. Returns predict's output buffer.
+   */
+  predictInside(bytes: Uint8Array, maps: Float32Array): Float32Array;
+  /** Median time per layer of `reps` single-image forward passes on this backend. */
+  timeLayers(bytes: Uint8Array, reps: number): LayerTimes;
   /** Replaces the parameters (same spec); buffers are kept. */
   setParams(params: Float32Array): void;
   dispose(): void;
@@ -39,6 +47,7 @@ export class CpuSession implements InferenceSession {
   private batched: CpuNetwork | null = null;
   private readonly output: Float32Array;
   private readonly inputSize: number;
+  private layout: InsideLayout | null = null;
 
   /** `kernels`: null runs the TypeScript kernels; CpuSession.create picks the fastest available. */
   constructor(
@@ -66,6 +75,29 @@ export class CpuSession implements InferenceSession {
     this.single.loadBytes(bytes, 1);
     this.single.forward(1);
     return this.output;
+  }
+
+  predictInside(bytes: Uint8Array, maps: Float32Array): Float32Array {
+    const layout = (this.layout ??= insideLayout(this.info));
+    checkMaps(layout, maps);
+    const out = this.predict(bytes);
+    const { acts, readout } = this.single;
+    for (const m of layout.maps) maps.set(acts[m.layer + 1].subarray(0, m.size), m.offset);
+    if (layout.readout && readout) maps.set(readout.subarray(0, layout.readout.size), layout.readout.offset);
+    return out;
+  }
+
+  timeLayers(bytes: Uint8Array, reps: number): LayerTimes {
+    this.checkBytes(bytes, 1);
+    const layers = this.info.layers.length;
+    const samples: Float64Array[] = [];
+    for (let r = 0; r < Math.max(1, reps); r++) {
+      const ms = new Float64Array(layers);
+      this.single.loadBytes(bytes, 1);
+      this.single.forwardTimed(1, ms);
+      samples.push(ms);
+    }
+    return { backend: 'cpu', ...medianTimes(samples, layers), fusedInto: new Array<null>(layers).fill(null), reps: samples.length };
   }
 
   predictBatch(bytes: Uint8Array, n: number): Float32Array {

@@ -116,45 +116,62 @@ export class CpuNetwork {
    */
   forward(n: number, upTo = this.info.layers.length): Float32Array {
     if (n > this.capacity) throw new RangeError(`batch of ${n} exceeds this network's capacity of ${this.capacity}`);
-    const { layers, readout } = this.info;
-    for (let i = 0; i < upTo; i++) {
-      if (readout && i === readout.head) {
-        // The head reads the pooled taps, not acts[i]; it is small, so the TypeScript kernel runs it.
-        readoutForward(this.info, readout, this.acts, this.readout!, n);
-        denseForward(layers[i] as DenseInfo, this.params, this.readout!, this.acts[i + 1], n);
-        continue;
-      }
-      if (this.bound?.forward(i, n)) continue;
-      const l = layers[i];
-      const x = this.acts[i];
-      const y = this.acts[i + 1];
-      switch (l.kind) {
-        case 'conv2d': {
-          const plan = this.plans[i]!;
-          const xp = this.padded[i];
-          if (xp) for (let img = 0; img < n; img++) padInput(plan, x, xp, img);
-          conv2dForward(plan, xp ?? x, y, n);
-          break;
-        }
-        case 'maxpool':
-        case 'avgpool':
-          poolForward(l, x, y, n, this.argmax[i]);
-          break;
-        case 'dense':
-          denseForward(l, this.params, x, y, n);
-          break;
-        case 'activation': {
-          const count = n * size3(l.out);
-          for (let k = 0; k < count; k++) y[k] = x[k];
-          activationForward(l.activation, y, 0, count);
-          break;
-        }
-        case 'softmax':
-          softmaxForward(x, y, n * l.out.h * l.out.w, l.out.c);
-          break;
-      }
-    }
+    for (let i = 0; i < upTo; i++) this.runLayer(i, n);
     return this.acts[upTo];
+  }
+
+  /**
+   * Runs layers [0, all) on the first n images like forward, adding each layer's time (ms) to
+   * `ms[layer]`.
+   */
+  forwardTimed(n: number, ms: Float64Array): Float32Array {
+    const all = this.info.layers.length;
+    for (let i = 0; i < all; i++) {
+      const start = performance.now();
+      this.runLayer(i, n);
+      ms[i] += performance.now() - start;
+    }
+    return this.acts[all];
+  }
+
+  /** Layer i on the first n images: acts[i] → acts[i + 1] (a readout head reads its taps). */
+  private runLayer(i: number, n: number): void {
+    const { layers, readout } = this.info;
+    if (readout && i === readout.head) {
+      // The head reads the pooled taps, not acts[i]; it is small, so the TypeScript kernel runs it.
+      readoutForward(this.info, readout, this.acts, this.readout!, n);
+      denseForward(layers[i] as DenseInfo, this.params, this.readout!, this.acts[i + 1], n);
+      return;
+    }
+    if (this.bound?.forward(i, n)) return;
+    const l = layers[i];
+    const x = this.acts[i];
+    const y = this.acts[i + 1];
+    switch (l.kind) {
+      case 'conv2d': {
+        const plan = this.plans[i]!;
+        const xp = this.padded[i];
+        if (xp) for (let img = 0; img < n; img++) padInput(plan, x, xp, img);
+        conv2dForward(plan, xp ?? x, y, n);
+        break;
+      }
+      case 'maxpool':
+      case 'avgpool':
+        poolForward(l, x, y, n, this.argmax[i]);
+        break;
+      case 'dense':
+        denseForward(l, this.params, x, y, n);
+        break;
+      case 'activation': {
+        const count = n * size3(l.out);
+        for (let k = 0; k < count; k++) y[k] = x[k];
+        activationForward(l.activation, y, 0, count);
+        break;
+      }
+      case 'softmax':
+        softmaxForward(x, y, n * l.out.h * l.out.w, l.out.c);
+        break;
+    }
   }
 
   /**

@@ -71,7 +71,7 @@ interface Stage {
 /** A plan bound to a stage's textures: what a forward pass draws, with no per-run allocation. */
 export interface BoundPlan {
   stage: Stage;
-  draws: { program: CompiledProgram; inputs: WebGLTexture[]; target: RenderTarget }[];
+  draws: { program: CompiledProgram; inputs: WebGLTexture[]; target: RenderTarget; first: number; last: number; readout?: boolean }[];
   output: RenderTarget;
   /** Read-back texels of the output target for the whole capacity. */
   readback: Float32Array;
@@ -85,6 +85,8 @@ export class GpuNetwork {
   private readonly stages = new Map<number, Stage>();
   private readonly bound = new Map<string, BoundPlan>();
   private readonly byteSource: InputSource;
+  private inside: ReturnType<GpuNetwork['bindInside']> | null = null;
+  private readonly texel = new Float32Array(4);
 
   constructor(
     readonly ctx: GpuContext,
@@ -148,10 +150,11 @@ export class GpuNetwork {
 
   /**
    * The passes computing layers [0, upTo), fused where possible unless upTo splits a pair or a
-   * readout taps the conv's own output; with `extra`, then the features of that readout.
+   * readout taps the conv's own output; with `extra`, then the features of that readout. With
+   * `unfused`, every layer is its own pass, so every layer's output is in a texture (see bindInside).
    */
-  passes(upTo: number, extra: ReadoutInfo | null = null): PassSpec[] {
-    const key = extra ? `${upTo}:${readoutKey(extra)}` : String(upTo);
+  passes(upTo: number, extra: ReadoutInfo | null = null, unfused = false): PassSpec[] {
+    const key = `${unfused ? 'u' : ''}${extra ? `${upTo}:${readoutKey(extra)}` : String(upTo)}`;
     let plan = this.plans.get(key);
     if (plan) return plan;
     plan = [];
@@ -163,7 +166,7 @@ export class GpuNetwork {
       const io = (last: number): ProgramIO => ({ input: this.format(i), source: this.source(i), output: this.format(last + 1) });
       switch (l.kind) {
         case 'conv2d': {
-          const fusable = i + 1 < upTo && (next.kind === 'maxpool' || next.kind === 'avgpool') && canFusePool(next) && !tapped.has(i);
+          const fusable = !unfused && i + 1 < upTo && (next.kind === 'maxpool' || next.kind === 'avgpool') && canFusePool(next) && !tapped.has(i);
           const pool = fusable ? (next as PoolInfo) : null;
           const last = pool ? i + 1 : i;
           plan.push({ first: i, last, gpu: new Conv2dProgram(l, io(last), this.params[i]!.matrix, pool) });
@@ -175,7 +178,7 @@ export class GpuNetwork {
           plan.push({ first: i, last: i, gpu: new PoolProgram(l, io(i)) });
           break;
         case 'dense': {
-          const softmax = i + 1 < upTo && next.kind === 'softmax' && canFuseSoftmax(l) ? next : null;
+          const softmax = !unfused && i + 1 < upTo && next.kind === 'softmax' && canFuseSoftmax(l) ? next : null;
           const last = softmax ? i + 1 : i;
           let dio = io(last);
           if (readout && i === readout.head) {
@@ -228,15 +231,15 @@ export class GpuNetwork {
   }
 
   /** Plan `upTo` (with `extra`, see passes) bound to the textures of capacity `capacity` (made on first use). */
-  bind(upTo: number, capacity: number, extra: ReadoutInfo | null = null): BoundPlan {
-    const key = `${capacity}:${upTo}:${extra ? readoutKey(extra) : ''}`;
+  bind(upTo: number, capacity: number, extra: ReadoutInfo | null = null, unfused = false): BoundPlan {
+    const key = `${capacity}:${upTo}:${extra ? readoutKey(extra) : ''}${unfused ? ':u' : ''}`;
     let b = this.bound.get(key);
     if (b) return b;
     const st = this.stage(capacity);
     const { layers } = this.info;
     const max = this.ctx.maxTextureSize;
     let readoutTarget: RenderTarget | null = null;
-    const draws = this.passes(upTo, extra).map((p) => {
+    const draws = this.passes(upTo, extra, unfused).map((p) => {
       const program = this.runner.get(p.gpu);
       if (p.readout) {
         const r = p.readout;
@@ -247,7 +250,7 @@ export class GpuNetwork {
         readoutTarget = target;
         const inputs = r.taps.map((t) => st.targets[t.layer + 1]!.texture);
         if (r.colourBins > 0) inputs.push(st.input);
-        return { program, inputs, target };
+        return { program, inputs, target, first: r.head, last: r.head, readout: true };
       }
       const out = p.last + 1;
       const what = `${layers[p.last].kind} "${layers[p.last].name}" output`;
@@ -255,7 +258,7 @@ export class GpuNetwork {
       const readsReadout = this.info.readout?.head === p.first;
       const from = readsReadout ? readoutTarget!.texture : p.first === 0 ? st.input : st.targets[p.first]!.texture;
       const lp = this.params[p.first];
-      return { program, inputs: lp ? [from, lp.weights, lp.bias] : [from], target };
+      return { program, inputs: lp ? [from, lp.weights, lp.bias] : [from], target, first: p.first, last: p.last };
     });
     const output = draws[draws.length - 1].target;
     b = { stage: st, draws, output, readback: new Float32Array(imageTexels(output.layout) * capacity * 4) };
@@ -290,6 +293,49 @@ export class GpuNetwork {
     this.read(b, count);
   }
 
+  /**
+   * The full plan at batch 1 with every layer in its own pass, and a read-back buffer per pass:
+   * what the inside view reads after one forward pass (made on first use).
+   */
+  bindInside(): { plan: BoundPlan; reads: { target: RenderTarget; buffer: Float32Array; layer: number; readout: boolean }[] } {
+    if (this.inside) return this.inside;
+    const plan = this.bind(this.info.layers.length, 1, null, true);
+    const reads = plan.draws.map((d) => ({
+      target: d.target,
+      buffer: new Float32Array(imageTexels(d.target.layout) * 4),
+      layer: d.last,
+      readout: d.readout ?? false,
+    }));
+    return (this.inside = { plan, reads });
+  }
+
+  /** Reads one image's texels of `target` into `buffer` (synchronously). */
+  readTarget(target: RenderTarget, buffer: Float32Array): void {
+    const gl = this.gl;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, target.framebuffer);
+    gl.readPixels(0, 0, target.layout.width, target.layout.imageRows, gl.RGBA, gl.FLOAT, buffer);
+  }
+
+  /**
+   * Draws plan b for one image pass by pass, waiting for each (a one-texel readback), and adds
+   * each pass's time (ms) to ms[pass]. The upload counts toward the first pass.
+   */
+  drawTimed(b: BoundPlan, bytes: Uint8Array, ms: Float64Array): void {
+    const gl = this.gl;
+    let start = performance.now();
+    this.runner.uploadBytes(b.stage.input, b.stage.inputLayout, bytes, 0, 1);
+    this.runner.begin();
+    for (let i = 0; i < b.draws.length; i++) {
+      const d = b.draws[i];
+      this.runner.draw(d.program, d.inputs, d.target, d.target.layout.imageRows);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, d.target.framebuffer);
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, this.texel);
+      const now = performance.now();
+      ms[i] += now - start;
+      start = now;
+    }
+  }
+
   /** Size of one output image of plan `upTo`, in floats. */
   outputSize(upTo: number): number {
     return size3(this.info.layers[upTo - 1].out);
@@ -310,6 +356,7 @@ export class GpuNetwork {
     }
     this.stages.clear();
     this.bound.clear();
+    this.inside = null;
     this.runner.dispose();
   }
 }

@@ -9,6 +9,7 @@
 // Context loss: the session reports it (onContextLost), and predict() throws
 // WebglContextLostError until the context is restored and everything is rebuilt from the retained
 // parameters (onContextRestored). backend.ts serves those frames from the CPU.
+import { checkMaps, insideLayout, medianTimes, type InsideLayout, type LayerTimes } from '../inside.ts';
 import { sessionReadout, type InferenceSession } from '../session.ts';
 import { size3, validateModel, type NetworkInfo } from '../shapes.ts';
 import type { Model, ReadoutSpec } from '../spec.ts';
@@ -42,6 +43,7 @@ export class WebglSession implements InferenceSession {
   private readonly inputSize: number;
   private readonly batch: number;
   private readonly canvas: OffscreenCanvas;
+  private layout: InsideLayout | null = null;
 
   /** Use createWebglSession: construction needs an async build. */
   constructor(
@@ -109,6 +111,57 @@ export class WebglSession implements InferenceSession {
     this.checkNotLost();
     unpackTensor(b.output.layout, b.readback, 1, this.output);
     return this.output;
+  }
+
+  /** Compiles the unfused plan predictInside draws (concurrently where the driver can). */
+  async prepareInside(): Promise<void> {
+    const gpu = this.ready();
+    const programs = gpu.passes(this.info.layers.length, null, true).map((p) => p.gpu);
+    await gpu.runner.settle(gpu.runner.compile(programs));
+  }
+
+  /**
+   * predict on the plan with every layer in its own pass (fusing a pool into its conv would leave
+   * the conv's output unwritten), reading every pass's texture back into `maps`.
+   */
+  predictInside(bytes: Uint8Array, maps: Float32Array): Float32Array {
+    this.checkBytes(bytes, 1);
+    const layout = (this.layout ??= insideLayout(this.info));
+    checkMaps(layout, maps);
+    const gpu = this.ready();
+    const { plan, reads } = gpu.bindInside();
+    gpu.draw(plan, bytes, 0, 1);
+    for (const r of reads) gpu.readTarget(r.target, r.buffer);
+    this.checkNotLost();
+    for (const r of reads) {
+      const offset = r.readout ? layout.readout!.offset : layout.maps[r.layer].offset;
+      unpackTensor(r.target.layout, r.buffer, 1, maps, offset);
+    }
+    const last = layout.maps[layout.maps.length - 1];
+    this.output.set(maps.subarray(last.offset, last.offset + last.size));
+    return this.output;
+  }
+
+  /** Per pass of the plan predict draws (fused layers share their pass's time), waiting for each. */
+  timeLayers(bytes: Uint8Array, reps: number): LayerTimes {
+    this.checkBytes(bytes, 1);
+    const gpu = this.ready();
+    const b = this.main!;
+    const layers = this.info.layers.length;
+    const samples: Float64Array[] = [];
+    const passMs = new Float64Array(b.draws.length);
+    for (let r = 0; r < Math.max(1, reps); r++) {
+      passMs.fill(0);
+      gpu.drawTimed(b, bytes, passMs);
+      this.checkNotLost();
+      const ms = new Float64Array(layers);
+      // A readout pass is charged to its head, as is the head's own pass.
+      b.draws.forEach((d, i) => (ms[d.first] += passMs[i]));
+      samples.push(ms);
+    }
+    const fusedInto: (number | null)[] = new Array<number | null>(layers).fill(null);
+    for (const d of b.draws) for (let l = d.first + 1; l <= d.last; l++) fusedInto[l] = d.first;
+    return { backend: 'webgl', ...medianTimes(samples, layers), fusedInto, reps: samples.length };
   }
 
   predictBatch(bytes: Uint8Array, n: number): Float32Array {
