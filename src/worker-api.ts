@@ -52,6 +52,69 @@ export interface Prediction {
   bytes: Uint8Array;
   /** predictFrame only: time spent reducing the camera frame to `bytes`, in the worker, in ms. */
   sampleMs?: number;
+  /**
+   * When a maps buffer was handed in: every layer's output of this same forward pass (and a
+   * readout head's features), laid out as InsideInfo.layout says, transferred back for reuse.
+   */
+  maps?: Float32Array;
+}
+
+/** One layer as the inside view shows it. */
+export interface InsideLayer {
+  index: number;
+  name: string;
+  kind: string;
+  outputShape: [number, number, number];
+  params: number;
+  macs: number;
+  /** Where its output starts in Prediction.maps, and how many floats it has. */
+  offset: number;
+  size: number;
+}
+
+export interface InsideInfo {
+  layers: InsideLayer[];
+  /** The features a readout head reads (e.g. a taught model's), in Prediction.maps; else null. */
+  readout: { offset: number; size: number; head: number } | null;
+  /** Floats a maps buffer needs. */
+  total: number;
+  params: number;
+  macs: number;
+  /** The first conv layer's weights (HWIO: kernel × kernel × channels × filters), or null. */
+  firstConv: { name: string; kernel: [number, number]; channels: number; filters: number; weights: Float32Array } | null;
+  /** Fraction of the dense weights that are exactly zero (a pruned model's). */
+  denseZeros: number;
+}
+
+/** Median time per layer of single-image forward passes on the backend in use. */
+export interface LayerTimesResult {
+  backend: BackendName;
+  /** Per layer, ms; 0 for a layer computed in another layer's pass (fusedInto says which). */
+  ms: number[];
+  fusedInto: (number | null)[];
+  totalMs: number;
+  reps: number;
+}
+
+export type DenseEncodingChoice = 'float32' | 'float16' | 'int8';
+
+export interface CompressionResult {
+  sparsity: number;
+  encoding: DenseEncodingChoice;
+  denseWeights: number;
+  zeroed: number;
+  /** Size of the serving model's file as stored now (float32 dense weights) and compressed. */
+  originalBytes: number;
+  bytes: number;
+  /**
+   * Of a head trained without the held-out examples (as the training report's), on them: before
+   * and after the same compression.
+   */
+  accuracyBefore: number;
+  accuracyAfter: number;
+  heldOut: number;
+  /** The compressed serving model, as a .cnn file to store and load if the user accepts. */
+  file: Uint8Array;
 }
 
 export interface EngineInfo {
@@ -189,7 +252,7 @@ export interface EngineApi {
    * comes back as result.probabilities), so a caller can keep passing the same buffer back and
    * forth instead of receiving a new one each time.
    */
-  predict(bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
+  predict(bytes: Uint8Array, k?: number, into?: Float32Array, maps?: Float32Array): Promise<Prediction>;
   /**
    * Classifies a camera frame: reduces the VideoFrame's centre square into `bytes` (side × side × 3,
    * the model's input, as the page's SquareSampler does for photos), closes the frame, and predicts
@@ -198,7 +261,23 @@ export interface EngineApi {
    * main thread. result.bytes are the frame's input bytes. Rejects with an error named
    * FrameSamplingError when this worker cannot reduce frames (the page then samples them itself).
    */
-  predictFrame(frame: VideoFrame, bytes: Uint8Array, k?: number, into?: Float32Array): Promise<Prediction>;
+  predictFrame(frame: VideoFrame, bytes: Uint8Array, k?: number, into?: Float32Array, maps?: Float32Array): Promise<Prediction>;
+  /**
+   * The current model as the inside view shows it: per-layer shapes, parameters, multiply-adds,
+   * where each layer's output sits in a maps buffer (pass one of `total` floats to predict or
+   * predictFrame to get them), and the first conv layer's filters. Also prepares the backend's
+   * inside pass (on WebGL2: compiles its unfused programs), so the first maps frame is not slow.
+   */
+  inside(): Promise<InsideInfo>;
+  /** Median per-layer time of `reps` (default 30) forward passes on the backend in use. */
+  timeLayers(reps?: number): Promise<LayerTimesResult>;
+  /**
+   * Measures FC compression (magnitude pruning of the dense weights at `sparsity`, stored as
+   * `encoding`) of the serving taught model on the user's own examples: a head trained without a
+   * held-out fifth is scored on it before and after. Nothing changes until the caller stores and
+   * loads result.file. Rejects when the model is not taught or a class has fewer than 5 examples.
+   */
+  measureCompression(classes: TeachClass[], examples: TeachExample[], sparsity: number, encoding: DenseEncodingChoice): Promise<CompressionResult>;
   info(): Promise<EngineInfo>;
   stats(): Promise<EngineStats>;
   /**

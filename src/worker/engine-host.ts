@@ -4,10 +4,15 @@
 import * as Comlink from 'comlink';
 import { createSession, type EngineSession } from '../engine/backend.ts';
 import type { BackendName } from '../engine/session.ts';
-import { decodeModel, encodeModel, size3, validateModel, type Model, type ModelSpec } from '../engine/index.ts';
+import { decodeModel, denseSparsity, encodeModel, pruneDense, size3, validateModel, CpuSession, type Model, type ModelMeta, type ModelSpec } from '../engine/index.ts';
+import { insideLayout } from '../engine/inside.ts';
 import type {
   BackendChoice,
+  CompressionResult,
+  DenseEncodingChoice,
   EngineApi,
+  InsideInfo,
+  LayerTimesResult,
   EngineInfo,
   EngineStats,
   LoadOptions,
@@ -53,6 +58,8 @@ export class EngineHost implements EngineApi {
   /** The running training's cancel flag, or null when none runs. */
   private training: { aborted: boolean } | null = null;
   private readonly frameSampler: Pick<VideoFrameSampler, 'sample'>;
+  /** The serving model's file metadata (name, training summary), kept in a compressed copy. */
+  private meta: ModelMeta = {};
 
   constructor(private readonly options: EngineHostOptions = {}) {
     this.frameSampler = options.frameSampler ?? new VideoFrameSampler();
@@ -86,6 +93,7 @@ export class EngineHost implements EngineApi {
   async loadFile(file: Uint8Array, options: LoadOptions & { source?: ModelSummary['source'] } = {}): Promise<ModelSummary> {
     // decodeModel validates everything (checksum, shapes, finite numbers) before anything changes.
     const { model, meta } = decodeModel(file);
+    this.meta = meta;
     return this.install(model, { name: options.name ?? meta.name ?? 'model', trained: options.trained ?? true, source: options.source ?? 'loaded', fallbackReason: null }, true);
   }
 
@@ -102,13 +110,13 @@ export class EngineHost implements EngineApi {
     return this.info();
   }
 
-  async predict(bytes: Uint8Array, k = 3, into?: Float32Array): Promise<Prediction> {
+  async predict(bytes: Uint8Array, k = 3, into?: Float32Array, maps?: Float32Array): Promise<Prediction> {
     const { session, summary } = this;
     if (!session || !summary) throw new Error('predict: no model loaded (call loadDefault or load first)');
     const started = performance.now();
     // The session's output buffer is reused by its next call; the answer goes out in `into`
     // (handed in by the caller and transferred back) or, without one, in a new array.
-    const output = session.predict(bytes);
+    const output = maps ? session.predictInside(bytes, maps) : session.predict(bytes);
     const inferenceMs = performance.now() - started;
     let probabilities: Float32Array;
     if (into && into.length === output.length) {
@@ -121,10 +129,11 @@ export class EngineHost implements EngineApi {
     const top = topK(probabilities, summary.labels, k);
     this.predictions++;
     this.inferenceMs += inferenceMs;
+    if (maps) return Comlink.transfer({ probabilities, top, inferenceMs, backend: session.backend, bytes, maps }, [probabilities.buffer, bytes.buffer, maps.buffer]);
     return Comlink.transfer({ probabilities, top, inferenceMs, backend: session.backend, bytes }, [probabilities.buffer, bytes.buffer]);
   }
 
-  async predictFrame(frame: VideoFrame, bytes: Uint8Array, k = 3, into?: Float32Array): Promise<Prediction> {
+  async predictFrame(frame: VideoFrame, bytes: Uint8Array, k = 3, into?: Float32Array, maps?: Float32Array): Promise<Prediction> {
     if (!this.session) {
       frame.close();
       throw new Error('predictFrame: no model loaded (call loadDefault or load first)');
@@ -137,9 +146,111 @@ export class EngineHost implements EngineApi {
       frame.close();
     }
     const sampleMs = performance.now() - started;
-    const prediction = await this.predict(bytes, k, into);
+    const prediction = await this.predict(bytes, k, into, maps);
     prediction.sampleMs = sampleMs;
     return prediction;
+  }
+
+  async inside(): Promise<InsideInfo> {
+    const { session, model } = this;
+    if (!session || !model) throw new Error('inside: no model loaded (call loadDefault or load first)');
+    await session.prepareInside();
+    const info = session.info;
+    const layout = insideLayout(info);
+    const conv = info.layers.find((l) => l.kind === 'conv2d');
+    return {
+      layers: info.layers.map((l, i) => ({
+        index: i,
+        name: l.name,
+        kind: l.kind === 'conv2d' && l.kh === 1 && l.kw === 1 ? 'conv2d 1×1' : l.kind,
+        outputShape: [l.out.h, l.out.w, l.out.c],
+        params: l.paramCount,
+        macs: l.kind === 'conv2d' || l.kind === 'dense' ? l.macs : 0,
+        offset: layout.maps[i].offset,
+        size: layout.maps[i].size,
+      })),
+      readout: layout.readout,
+      total: layout.total,
+      params: info.paramCount,
+      macs: info.macs,
+      firstConv:
+        conv && conv.kind === 'conv2d'
+          ? {
+              name: conv.name,
+              kernel: [conv.kh, conv.kw],
+              channels: conv.in.c,
+              filters: conv.out.c,
+              weights: model.params.slice(conv.paramOffset, conv.paramOffset + conv.kh * conv.kw * conv.in.c * conv.out.c),
+            }
+          : null,
+      denseZeros: denseSparsity(model).fraction,
+    };
+  }
+
+  async timeLayers(reps = 30): Promise<LayerTimesResult> {
+    const { session } = this;
+    if (!session) throw new Error('timeLayers: no model loaded (call loadDefault or load first)');
+    const bytes = new Uint8Array(size3(session.info.input));
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + 11) & 255;
+    session.timeLayers(bytes, 2); // warm
+    return session.timeLayers(bytes, Math.max(1, Math.min(1000, Math.floor(reps))));
+  }
+
+  async measureCompression(classes: TeachClass[], examples: TeachExample[], sparsity: number, encoding: DenseEncodingChoice): Promise<CompressionResult> {
+    const { model, session, summary } = this;
+    if (!model || !session || !summary) throw new Error('measureCompression: no model loaded (call loadDefault or load first)');
+    if (summary.source !== 'trained') throw new TeachError('compression is measured on your own examples: teach classes and train first');
+    if (!(encoding === 'float32' || encoding === 'float16' || encoding === 'int8')) throw new TeachError(`encoding ${JSON.stringify(encoding)} is not float32, float16 or int8`);
+    if (this.training) throw new TeachError('a training is running; measure compression after it');
+    // pruneDense checks the sparsity (a RangeError naming it) before anything is trained.
+    pruneDense(model, sparsity);
+    const flag = { aborted: false };
+    this.training = flag;
+    try {
+      const held = await this.teacher.train(model, session, classes, examples, { refit: false });
+      if (!held.heldOut.length) throw new TeachError('compression is measured on held-out examples: every class needs at least 5');
+      const byId = new Map(examples.map((e) => [e.id, e]));
+      const imageSize = size3(session.info.input);
+      const bytes = new Uint8Array(held.heldOut.length * imageSize);
+      const want = held.heldOut.map((id, j) => {
+        const e = byId.get(id)!;
+        bytes.set(e.bytes, j * imageSize);
+        return classes.findIndex((k) => k.id === e.classId);
+      });
+      const score = (m: Model): number => {
+        const out = new CpuSession(m).predictBatch(bytes, want.length);
+        const n = classes.length;
+        let right = 0;
+        want.forEach((k, j) => {
+          let best = 0;
+          for (let o = 1; o < n; o++) if (out[j * n + o] > out[j * n + best]) best = o;
+          if (best === k) right++;
+        });
+        return right / want.length;
+      };
+      const squeeze = (m: Model): Uint8Array => encodeModel(pruneDense(m, sparsity).model, {}, { denseEncoding: encoding, denseSparse: true });
+      const accuracyBefore = score(held.model);
+      const accuracyAfter = score(decodeModel(squeeze(held.model)).model);
+      const pruned = pruneDense(model, sparsity);
+      const { denseEncoding: _e, denseSparse: _s, ...meta } = this.meta;
+      const file = encodeModel(pruned.model, { ...meta, name: summary.name }, { denseEncoding: encoding, denseSparse: true });
+      const originalBytes = encodeModel(model, { ...meta, name: summary.name }).length;
+      const result: CompressionResult = {
+        sparsity,
+        encoding,
+        denseWeights: pruned.denseWeights,
+        zeroed: pruned.zeroed,
+        originalBytes,
+        bytes: file.length,
+        accuracyBefore,
+        accuracyAfter,
+        heldOut: want.length,
+        file,
+      };
+      return Comlink.transfer(result, [file.buffer]);
+    } finally {
+      this.training = null;
+    }
   }
 
   async info(): Promise<EngineInfo> {
@@ -177,8 +288,9 @@ export class EngineHost implements EngineApi {
           history: outcome.history.map((h) => ({ epoch: h.epoch, loss: h.loss, trainAccuracy: h.accuracy, validationAccuracy: h.validationAccuracy })),
         },
       });
+      this.meta = decodeModel(file).meta;
       const newSummary = await this.install(outcome.model, { name, trained: true, source: 'trained', fallbackReason: null }, true);
-      const { model: _model, ...rest } = outcome;
+      const { model: _model, heldOut: _heldOut, ...rest } = outcome;
       const result: TeachResult = { ...rest, file, summary: newSummary };
       // The computed features are copied, not transferred: the worker keeps them cached.
       return Comlink.transfer(result, [file.buffer]);

@@ -141,6 +141,8 @@ export class TeachError extends Error {
 }
 
 export interface TeachOutcome extends Omit<TeachResult, 'file' | 'summary'> {
+  /** Ids of the held-out examples (scored, and left out of the head unless refit). */
+  heldOut: string[];
   model: Model;
 }
 
@@ -351,6 +353,7 @@ export class Teacher {
       computed,
       trainCount: trainIdx.length,
       validationCount: valIdx.length,
+      heldOut: valIdx.map((i) => examples[i].id),
       epochs: head.epochs,
       stopped: head.stopped,
       loss: head.loss,

@@ -218,3 +218,52 @@ describe('EngineHost.train', () => {
     expect(p.top[0].label).toMatch(/airplane|frog|truck/);
   });
 });
+
+describe('EngineHost inside view and compression', () => {
+  it('gives every layer of the taught model in the maps of the answering pass, and its first conv filters', async () => {
+    const host = new EngineHost();
+    const { model } = baseModel();
+    await host.load(model.spec, model.params, { name: 'base' });
+    const { classes, examples } = task([0, 6], 6, 0);
+    const taught = await host.train(classes, examples);
+    const inside = await host.inside();
+    const served = decodeModel(taught.file).model;
+    const info = validateModel(served.spec, served.params);
+    expect(inside.layers.map((l) => l.name)).toEqual(info.layers.map((l) => l.name));
+    expect(inside.params).toBe(info.paramCount);
+    expect(inside.readout?.size).toBe(info.readout?.size);
+    expect(inside.firstConv?.weights.length).toBe(inside.firstConv!.kernel[0] * inside.firstConv!.kernel[1] * inside.firstConv!.channels * inside.firstConv!.filters);
+    const session = new CpuSession(served);
+    const bytes = examples[0].bytes.slice();
+    const p = await host.predict(bytes.slice(), 2, undefined, new Float32Array(inside.total));
+    expect(p.maps).toBeDefined();
+    for (const l of inside.layers) {
+      const want = session.features(bytes, 1, l.index + 1);
+      let worst = 0;
+      for (let i = 0; i < l.size; i++) worst = Math.max(worst, Math.abs(p.maps![l.offset + i] - want[i]));
+      expect(worst, l.name).toBeLessThanOrEqual(1e-4);
+    }
+    const times = await host.timeLayers(5);
+    expect(times.ms).toHaveLength(info.layers.length);
+  });
+
+  it('measures compression on held-out examples without changing the serving model; sparsity 0 changes no answer', async () => {
+    const host = new EngineHost();
+    const { model } = baseModel();
+    await host.load(model.spec, model.params, { name: 'base' });
+    await expect(host.measureCompression([], [], 0.5, 'int8')).rejects.toThrow('teach classes and train first');
+    const { classes, examples } = task([0, 6, 8], 10, 0);
+    const taught = await host.train(classes, examples);
+    const zero = await host.measureCompression(classes, examples, 0, 'float32');
+    expect(zero.heldOut).toBe(taught.validationCount);
+    expect(zero.accuracyAfter).toBe(zero.accuracyBefore);
+    expect(zero.accuracyBefore).toBeCloseTo(taught.validationAccuracy!, 10);
+    expect(Array.from(decodeModel(zero.file).model.params)).toEqual(Array.from(decodeModel(taught.file).model.params));
+    const half = await host.measureCompression(classes, examples, 0.5, 'int8');
+    expect(half.bytes).toBeLessThan(half.originalBytes);
+    expect(half.zeroed).toBeGreaterThanOrEqual(Math.round(half.denseWeights * 0.5));
+    expect((await host.info()).model?.name).toBe(taught.summary.name);
+    await expect(host.measureCompression(classes, examples, 1, 'int8')).rejects.toThrow('1');
+    await expect(host.measureCompression(classes, examples.filter((e) => e.classId !== 'c0' || e.id === examples[0].id), 0.5, 'int8')).rejects.toThrow('at least 5');
+  });
+});
