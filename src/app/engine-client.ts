@@ -43,5 +43,6 @@ export function teachEngine(client: EngineClient): TeachEngine {
     train: (classes, examples, onProgress, options) => api.train(classes, examples, onProgress ? Comlink.proxy(onProgress) : undefined, options),
     cancelTraining: () => api.cancelTraining(),
     info: () => api.info(),
+    measureCompression: (classes, examples, sparsity, encoding) => api.measureCompression(classes, examples, sparsity, encoding),
   };
 }

@@ -4,7 +4,7 @@
 // against an EngineHost as well as in the page against the Comlink proxy.
 import type { ExampleRecord } from '../storage/schema.ts';
 import type { ModelInfo, TeachStore } from '../storage/teach-store.ts';
-import type { BackendChoice, EngineInfo, ModelSummary, TeachOptions, TeachProgress, TeachResult } from '../worker-api.ts';
+import type { BackendChoice, CompressionResult, DenseEncodingChoice, EngineInfo, ModelSummary, TeachOptions, TeachProgress, TeachResult } from '../worker-api.ts';
 
 /** The part of the worker's API teaching uses (EngineApi, or a wrapper of its Comlink proxy). */
 export interface TeachEngine {
@@ -13,6 +13,7 @@ export interface TeachEngine {
   train(classes: { id: string; name: string }[], examples: { id: string; classId: string; bytes: Uint8Array; features?: Float32Array | null; fingerprint?: string | null }[], onProgress?: (p: TeachProgress) => void, options?: TeachOptions): Promise<TeachResult>;
   cancelTraining(): Promise<boolean>;
   info(): Promise<EngineInfo>;
+  measureCompression?(classes: { id: string; name: string }[], examples: { id: string; classId: string; bytes: Uint8Array; features?: Float32Array | null; fingerprint?: string | null }[], sparsity: number, encoding: DenseEncodingChoice): Promise<CompressionResult>;
 }
 
 /** The setting under which the active model's id is kept (absent or null: the default model). */
@@ -86,6 +87,35 @@ export class Teaching {
     await this.store.saveTraining(id, result.file, result.computed, result.fingerprint);
     await this.store.putSetting(ACTIVE_MODEL_SETTING, id);
     return result;
+  }
+
+  /**
+   * Measures FC compression of taught model `id` (which must be the one serving) on its stored
+   * examples' held-out split; stores nothing.
+   */
+  async measureCompression(id: string, sparsity: number, encoding: DenseEncodingChoice): Promise<CompressionResult> {
+    if (!this.engine.measureCompression) throw new Error('this engine cannot measure compression');
+    const model = await this.store.getModel(id);
+    if (!model) throw new Error(`model ${id} no longer exists`);
+    const classes = await this.store.listClasses(id);
+    const examples = await this.store.listModelExamples(id);
+    return this.engine.measureCompression(
+      classes.map((c) => ({ id: c.id, name: c.name })),
+      examples.map((e: ExampleRecord) => ({ id: e.id, classId: e.classId, bytes: e.bytes, features: e.features, fingerprint: e.fingerprint })),
+      sparsity,
+      encoding,
+    );
+  }
+
+  /**
+   * Stores a compressed file as model `id`'s (the previous file is kept for rolling back) and
+   * serves it. The store decodes the file first: a bad file changes nothing.
+   */
+  async applyCompression(id: string, file: Uint8Array): Promise<ModelSummary> {
+    const model = await this.store.getModel(id);
+    if (!model) throw new Error(`model ${id} no longer exists`);
+    await this.store.saveModel(id, file);
+    return this.engine.loadFile(file, { name: model.name, source: 'trained' });
   }
 
   /** What the worker serves now. */

@@ -22,16 +22,23 @@ export type LiveSamplingMode = 'worker' | 'page';
 /** The two ways to get an answer for a frame; workerFrameSink makes one from the worker's API. */
 export interface FrameSink {
   /** Transfers the bytes and `into`; result.bytes and result.probabilities carry them back. */
-  predict(bytes: Uint8Array, k: number, into: Float32Array): Promise<Prediction>;
-  /** Transfers the frame (closing it here) and both buffers. */
-  predictFrame(frame: VideoFrame, bytes: Uint8Array, k: number, into: Float32Array): Promise<Prediction>;
+  predict(bytes: Uint8Array, k: number, into: Float32Array, maps?: Float32Array): Promise<Prediction>;
+  /** Transfers the frame (closing it here) and both buffers (three with maps, see Prediction.maps). */
+  predictFrame(frame: VideoFrame, bytes: Uint8Array, k: number, into: Float32Array, maps?: Float32Array): Promise<Prediction>;
 }
 
 export function workerFrameSink(api: Comlink.Remote<EngineApi>): FrameSink {
   return {
-    predict: (bytes, k, into) => api.predict(Comlink.transfer(bytes, [bytes.buffer]), k, Comlink.transfer(into, [into.buffer])),
-    predictFrame: (frame, bytes, k, into) =>
-      api.predictFrame(Comlink.transfer(frame, [frame]), Comlink.transfer(bytes, [bytes.buffer]), k, Comlink.transfer(into, [into.buffer])),
+    predict: (bytes, k, into, maps) =>
+      api.predict(Comlink.transfer(bytes, [bytes.buffer]), k, Comlink.transfer(into, [into.buffer]), maps ? Comlink.transfer(maps, [maps.buffer]) : undefined),
+    predictFrame: (frame, bytes, k, into, maps) =>
+      api.predictFrame(
+        Comlink.transfer(frame, [frame]),
+        Comlink.transfer(bytes, [bytes.buffer]),
+        k,
+        Comlink.transfer(into, [into.buffer]),
+        maps ? Comlink.transfer(maps, [maps.buffer]) : undefined,
+      ),
   };
 }
 
@@ -89,15 +96,15 @@ export class LiveFrameSampler {
   }
 
   /** FramePump's send step: the frame taken by sample() when there is one, else the bytes. */
-  send(bytes: Uint8Array, probabilities: Float32Array, k: number): Promise<Prediction> {
+  send(bytes: Uint8Array, probabilities: Float32Array, k: number, maps?: Float32Array): Promise<Prediction> {
     const frame = this.frame;
     this.frame = null;
-    if (!frame) return this.sink.predict(bytes, k, probabilities);
+    if (!frame) return this.sink.predict(bytes, k, probabilities, maps);
     const size = bytes.length;
     const classes = probabilities.length;
     let answer: Promise<Prediction>;
     try {
-      answer = this.sink.predictFrame(frame, bytes, k, probabilities);
+      answer = this.sink.predictFrame(frame, bytes, k, probabilities, maps);
     } finally {
       // Transferred frames are closed already; one the call failed to post is closed here.
       frame.close();
