@@ -62,6 +62,8 @@ export interface PipelineOptions {
   dist?: string;
   /** Default: $CHROMIUM_PATH or /usr/bin/chromium. */
   executablePath?: string;
+  /** Also measure each backend with the Inside panel open (default true). */
+  inside?: boolean;
   log: (line: string) => void;
 }
 
@@ -73,6 +75,8 @@ interface Quantiles {
 export interface PipelineRun {
   /** The setting asked for. */
   setting: PipelineBackend;
+  /** Whether the Inside panel was open (live maps of every layer, a few frames a second). */
+  inside: boolean;
   sampling: PipelineSampling;
   /** The backend the app reported using. */
   backend: string;
@@ -108,6 +112,8 @@ export interface PipelineReport {
   runs: PipelineRun[];
   /** The first run's figures ('cpu' by default), for a one-line summary. */
   fps: number;
+  /** Per setting: answers per second with the Inside panel open ÷ with it closed (goal ≥ 0.9). */
+  inside_fps_ratio: Record<string, number>;
   latency_ms: Quantiles;
   main_thread_ms: Quantiles;
   frames: number;
@@ -245,7 +251,7 @@ async function taskMs(cdp: CDPSession): Promise<number> {
   return m.value * 1000;
 }
 
-async function measure(browser: Browser, origin: string, setting: PipelineBackend, sampling: PipelineSampling, options: PipelineOptions): Promise<PipelineRun> {
+async function measure(browser: Browser, origin: string, setting: PipelineBackend, sampling: PipelineSampling, options: PipelineOptions, inside = false): Promise<PipelineRun> {
   // No service worker: its precaching would run during the measurement.
   const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1000, height: 900 } });
   try {
@@ -264,6 +270,10 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
     await page.getByTestId('app-ready').waitFor({ state: 'visible', timeout: 30_000 });
     await page.getByRole('button', { name: 'Start camera' }).click();
     await page.getByTestId('live-top-label').waitFor({ state: 'visible', timeout: 30_000 });
+    if (inside) {
+      await page.getByTestId('inside-panel').locator('summary').click();
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="inside-frames"]')?.textContent ?? 0) > 0, undefined, { timeout: 30_000 });
+    }
     await page.waitForTimeout(options.warmupSeconds * 1000);
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
@@ -324,6 +334,7 @@ async function measure(browser: Browser, origin: string, setting: PipelineBacken
     const windowS = reading.window / 1000;
     return {
       setting,
+      inside,
       sampling,
       backend,
       fps: reading.n / windowS,
@@ -383,9 +394,20 @@ export async function runPipelineBench(options: PipelineOptions): Promise<Pipeli
             `main thread median ${run.main_thread_ms.median.toFixed(2)} ms (p95 ${run.main_thread_ms.p95.toFixed(2)}), all main-thread tasks ${run.main_thread_tasks_ms_per_answer.toFixed(2)} ms per answer`,
         );
         runs.push(run);
+        if (options.inside !== false && sampling === samplings[0]) {
+          log(`pipeline: the same with the Inside panel open…`);
+          const open = await measure(browser, served.origin, setting, sampling, options, true);
+          log(`  ${open.backend}, Inside open: ${open.fps.toFixed(1)} answers/s (${((open.fps / run.fps) * 100).toFixed(0)} % of closed), latency median ${open.latency_ms.median.toFixed(1)} ms`);
+          runs.push(open);
+        }
       }
     }
     const after = os.loadavg()[0];
+    const insideRatios: Record<string, number> = {};
+    for (const r of runs.filter((x) => x.inside)) {
+      const closed = runs.find((x) => !x.inside && x.setting === r.setting && x.sampling === r.sampling);
+      if (closed) insideRatios[r.setting] = r.fps / closed.fps;
+    }
     const head = runs[0];
     return {
       browser: `Chromium ${browser.version()}`,
@@ -393,6 +415,7 @@ export async function runPipelineBench(options: PipelineOptions): Promise<Pipeli
       load_average: { before, after },
       runs,
       fps: head.fps,
+      inside_fps_ratio: insideRatios,
       latency_ms: head.latency_ms,
       main_thread_ms: head.main_thread_ms,
       frames: head.frames,
@@ -416,10 +439,13 @@ export function pipelineReportLines(r: PipelineReport): string[] {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...r.runs.map(
       (x) =>
-        `| ${x.setting} | ${x.sampling} | ${x.backend} | ${f1(x.fps)} | ${f1(x.camera_fps)} | ${f1(x.latency_ms.median)} / ${f1(x.latency_ms.p95)} | ` +
+        `| ${x.setting}${x.inside ? ', Inside open' : ''} | ${x.sampling} | ${x.backend} | ${f1(x.fps)} | ${f1(x.camera_fps)} | ${f1(x.latency_ms.median)} / ${f1(x.latency_ms.p95)} | ` +
         `${f1(x.display_latency_ms.median)} / ${f1(x.display_latency_ms.p95)} | ${f2(x.main_thread_ms.median)} / ${f2(x.main_thread_ms.p95)} | ${f2(x.sampling_ms.median)} / ${f2(x.sampling_ms.p95)} | ` +
         `${f2(x.main_thread_tasks_ms_per_answer)} | ${f1(x.worker_sampling_ms.median)} / ${f1(x.worker_sampling_ms.p95)} | ${x.frames} | ` +
         `${x.app.fps} /s, ${x.app.latency}, inference ${x.app.inference}, skipped ${x.app.superseded} of ${x.app.sent + x.app.superseded}, max in flight ${x.app.max_in_flight} |`,
     ),
+    ...(Object.keys(r.inside_fps_ratio).length
+      ? ['', `Inside panel open ÷ closed, answers per second: ${Object.entries(r.inside_fps_ratio).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} (goal ≥ 0.90).`]
+      : []),
   ];
 }
