@@ -46,7 +46,7 @@ const SETTINGS_KEY = 'edge-classifier.settings.v1';
 
 export const PIPELINE_CHROMIUM_ARGS = [...BASE_FLAGS, ...WEBGL_FLAGS, ...FAKE_CAMERA_FLAGS];
 
-export type PipelineBackend = 'cpu' | 'auto';
+export type PipelineBackend = 'cpu' | 'auto' | 'webgl';
 /** 'app': as the app chooses; 'page': VideoFrame hidden from the page, so the app samples there. */
 export type PipelineSampling = 'app' | 'page';
 

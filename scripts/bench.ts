@@ -10,7 +10,8 @@
 //   npm run bench -- --browser-only    the headless-Chromium part only (scripts/bench-browser.ts)
 //   npm run bench -- --pipeline-only   the live-app pipeline part only (scripts/bench-pipeline.ts)
 //   --pipeline-seconds (default 12), --pipeline-warmup (3), --pipeline-dist <built app> (default:
-//   build one into a temporary folder): the same for the pipeline part
+//   build one into a temporary folder), --pipeline-backends (cpu,auto; webgl too): the same for
+//   the pipeline part, each backend also with the Inside panel open
 //   --browser-rounds, --browser-block, --browser-batch-rounds, --profile-iterations: the same for
 //   the browser part (defaults 20, 10, 3, 100: its slowest backends take 10–30 ms per image here)
 //   npm run bench -- --teach-only      the teaching part only (scripts/bench-teach.ts)
@@ -303,6 +304,7 @@ async function main(): Promise<number> {
       'pipeline-seconds': { type: 'string', default: '12' },
       'pipeline-warmup': { type: 'string', default: '3' },
       'pipeline-dist': { type: 'string' },
+      'pipeline-backends': { type: 'string', default: 'cpu,auto' },
       'teach-only': { type: 'boolean', default: false },
       'teach-repeats': { type: 'string', default: '5' },
       'teach-large-repeats': { type: 'string', default: '2' },
@@ -382,7 +384,7 @@ async function main(): Promise<number> {
     const pipeline = await runPipelineBench({
       seconds: int('pipeline-seconds', opts['pipeline-seconds']),
       warmupSeconds: int('pipeline-warmup', opts['pipeline-warmup']),
-      backends: ['cpu', 'auto'],
+      backends: pipelineBackends(opts['pipeline-backends']),
       dist: opts['pipeline-dist'],
       log: settings.log,
     });
@@ -405,3 +407,10 @@ main().then(
     process.exit(2);
   },
 );
+
+function pipelineBackends(v: string): ('cpu' | 'auto' | 'webgl')[] {
+  const list = v.split(',').map((x) => x.trim());
+  const bad = list.filter((x) => x !== 'cpu' && x !== 'auto' && x !== 'webgl');
+  if (!list.length || bad.length) throw new Error(`--pipeline-backends: expected some of cpu,auto,webgl, got ${JSON.stringify(v)}`);
+  return list as ('cpu' | 'auto' | 'webgl')[];
+}
