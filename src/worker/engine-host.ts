@@ -203,7 +203,7 @@ export class EngineHost implements EngineApi {
     if (!(encoding === 'float32' || encoding === 'float16' || encoding === 'int8')) throw new TeachError(`encoding ${JSON.stringify(encoding)} is not float32, float16 or int8`);
     if (this.training) throw new TeachError('a training is running; measure compression after it');
     // pruneDense checks the sparsity (a RangeError naming it) before anything is trained.
-    pruneDense(model, sparsity);
+    const pruned = pruneDense(model, sparsity);
     const flag = { aborted: false };
     this.training = flag;
     try {
@@ -231,7 +231,6 @@ export class EngineHost implements EngineApi {
       const squeeze = (m: Model): Uint8Array => encodeModel(pruneDense(m, sparsity).model, {}, { denseEncoding: encoding, denseSparse: true });
       const accuracyBefore = score(held.model);
       const accuracyAfter = score(decodeModel(squeeze(held.model)).model);
-      const pruned = pruneDense(model, sparsity);
       const { denseEncoding: _e, denseSparse: _s, ...meta } = this.meta;
       const file = encodeModel(pruned.model, { ...meta, name: summary.name }, { denseEncoding: encoding, denseSparse: true });
       const originalBytes = encodeModel(model, { ...meta, name: summary.name }).length;
